@@ -1,0 +1,205 @@
+"""Every difference between NumPy (device "cpu") and CuPy (device "gpu") lives here.
+
+No other module imports numpy-vs-cupy specifics: they ask this module for the
+array module of an array (`xp_of`), move arrays between devices (`to_device`,
+`to_numpy`), and draw random numbers from the per-device generators.
+CuPy is imported the first time the GPU is asked for, never at import time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEVICES = ("cpu", "gpu")
+_ALIASES = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu"}
+
+
+class DeviceError(RuntimeError):
+    """A device that is not available, or an op mixing devices."""
+
+
+# ---------------------------------------------------------------- CuPy, lazily
+_cupy = None          # the cupy module once imported
+_cupy_error = None    # why the GPU is unavailable (a message), once looked at
+_XP = {np.ndarray: np}   # array type -> array module; cupy.ndarray added on first use
+
+
+def _load_cupy():
+    """Import CuPy and check it sees a GPU; remember the verdict."""
+    global _cupy, _cupy_error
+    if _cupy is not None or _cupy_error is not None:
+        return _cupy
+    try:
+        import cupy
+    except Exception as e:  # ImportError, or a broken CUDA install
+        _cupy_error = (f"device 'gpu' needs CuPy, which could not be imported ({type(e).__name__}: {e}); "
+                       "install it with `pip install tinygrad_lite[gpu]` (or the cupy-cudaXXx wheel matching "
+                       "your CUDA), or use device='cpu'")
+        return None
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:
+        n, err = 0, f" ({type(e).__name__}: {e})"
+    else:
+        err = ""
+    if n == 0:
+        _cupy_error = (f"device 'gpu': CuPy {cupy.__version__} is installed but sees no GPU{err}; "
+                       "check the NVIDIA driver and CUDA_VISIBLE_DEVICES, or use device='cpu'")
+        return None
+    _cupy = cupy
+    _XP[cupy.ndarray] = cupy
+    return cupy
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    return _load_cupy() is not None
+
+
+def cupy_module():
+    """The cupy module; raises DeviceError saying what is missing."""
+    cp = _load_cupy()
+    if cp is None:
+        raise DeviceError(_cupy_error)
+    return cp
+
+
+# ---------------------------------------------------------------- devices
+def canonical_device(device) -> str:
+    """'cpu', 'gpu', 'cuda', 'cuda:N' (or None -> 'cpu') to 'cpu' or 'gpu'."""
+    if device is None:
+        return "cpu"
+    if isinstance(device, str):
+        name = device.lower()
+        base, _, index = name.partition(":")
+        if base in _ALIASES and (not index or (index.isdigit() and base != "cpu")):
+            dev = _ALIASES[base]
+            if dev == "gpu":
+                cp = cupy_module()
+                if index:
+                    cp.cuda.Device(int(index)).use()
+            return dev
+    raise ValueError(f"unknown device {device!r}: use 'cpu' or 'gpu' (aliases 'cuda', 'cuda:N')")
+
+
+def device_of(array) -> str:
+    return "cpu" if isinstance(array, (np.ndarray, np.generic)) else "gpu"
+
+
+def xp_of(array):
+    """The array module (numpy or cupy) that owns `array`."""
+    try:
+        return _XP[type(array)]
+    except KeyError:
+        if isinstance(array, (np.ndarray, np.generic)):
+            return np
+        return cupy_module()
+
+
+def xp_for(device: str):
+    return np if device == "cpu" else cupy_module()
+
+
+def is_array(x) -> bool:
+    return type(x) in _XP or isinstance(x, np.ndarray)
+
+
+def to_device(array, device: str):
+    """Move (or convert) an array-like to 'cpu' or 'gpu'; no copy when already there."""
+    if device == "cpu":
+        return to_numpy(array)
+    cp = cupy_module()
+    return cp.asarray(array)
+
+
+def to_numpy(array):
+    """A host NumPy array for a NumPy or CuPy array (or anything array-like)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy.asnumpy(array)
+    return np.asarray(array)
+
+
+def synchronize(device: str = "gpu"):
+    """Wait for queued GPU work (a no-op on the CPU); for honest timings."""
+    if device == "gpu" and _cupy is not None:
+        _cupy.cuda.get_current_stream().synchronize()
+
+
+# ---------------------------------------------------------------- array helpers with no common API
+def scatter_add(target, index, values):
+    """target[index] += values with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
+    if isinstance(target, np.ndarray):
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+# ---------------------------------------------------------------- random numbers
+_seed = None
+_rngs: dict = {}
+
+
+def manual_seed(seed: int):
+    """Seed the generators of every device (the GPU's lazily, when first used)."""
+    global _seed
+    _seed = int(seed)
+    _rngs.clear()
+
+
+def rng(device: str):
+    """The generator of `device`: numpy.random.Generator or cupy.random.Generator."""
+    g = _rngs.get(device)
+    if g is None:
+        if device == "cpu":
+            g = np.random.default_rng(_seed)
+        else:
+            cp = cupy_module()
+            g = cp.random.default_rng(_seed if _seed is not None else np.random.SeedSequence().entropy % 2**63)
+        _rngs[device] = g
+    return g
+
+
+def get_rng_state() -> dict:
+    """A JSON-able description of the generators' states (cpu exactly; gpu when in use)."""
+    state = {"seed": _seed}
+    if "cpu" in _rngs or True:
+        state["cpu"] = rng("cpu").bit_generator.state
+    if "gpu" in _rngs:
+        bg = _rngs["gpu"].bit_generator
+        st = getattr(bg, "state", None)
+        if st is not None:
+            state["gpu"] = st
+    return state
+
+
+def set_rng_state(state: dict):
+    global _seed
+    _seed = state.get("seed")
+    _rngs.clear()
+    if state.get("cpu") is not None:
+        rng("cpu").bit_generator.state = state["cpu"]
+    if state.get("gpu") is not None and gpu_available():
+        g = rng("gpu")
+        try:
+            g.bit_generator.state = state["gpu"]
+        except Exception:  # older CuPy: state not settable; fall back to the seed
+            pass
+
+
+# ---------------------------------------------------------------- dtypes
+def default_float():
+    return np.float32
+
+
+def result_dtype(array, scalar):
+    """dtype of `array op scalar` with the scalar as a weak type (NEP 50): float32 stays float32."""
+    if isinstance(scalar, bool):
+        return array.dtype
+    if isinstance(scalar, int):
+        return array.dtype if array.dtype.kind in "fcui" else np.dtype(np.int64)
+    if isinstance(scalar, float):
+        return array.dtype if array.dtype.kind in "fc" else np.dtype(np.float32)
+    return np.result_type(array.dtype, scalar)

@@ -1,0 +1,85 @@
+"""Tensor factories: zeros, ones, full, arange, eye, rand, randn, *_like, from_numpy."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+
+def _shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _wrap(arr, requires_grad):
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(backend.canonical_device(device))
+    return _wrap(xp.zeros(_shape(shape), dtype=dtype or np.float32), requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(backend.canonical_device(device))
+    return _wrap(xp.ones(_shape(shape), dtype=dtype or np.float32), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(backend.canonical_device(device))
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if dtype is None:
+        dtype = np.float32 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
+    return _wrap(xp.full(shape, fill_value, dtype=dtype), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(backend.canonical_device(device))
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        dtype = np.int64 if all(isinstance(v, int) for v in (start, stop, step)) else np.float32
+    return _wrap(xp.arange(start, stop, step, dtype=dtype), requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    xp = backend.xp_for(backend.canonical_device(device))
+    return _wrap(xp.eye(n, m, dtype=dtype or np.float32), requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1), from the device's generator (seed it with tl.manual_seed)."""
+    dev = backend.canonical_device(device)
+    arr = backend.rng(dev).random(_shape(shape), dtype=dtype or np.float32)
+    return _wrap(arr, requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal, from the device's generator (seed it with tl.manual_seed)."""
+    dev = backend.canonical_device(device)
+    arr = backend.rng(dev).standard_normal(_shape(shape), dtype=dtype or np.float32)
+    return _wrap(arr, requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    xp = backend.xp_of(t.data)
+    return _wrap(xp.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    xp = backend.xp_of(t.data)
+    return _wrap(xp.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
+
+
+def from_numpy(array, requires_grad=False):
+    """A Tensor sharing memory with a NumPy array (its dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def tensor(data, requires_grad=False, device=None, dtype=None):
+    """PyTorch's torch.tensor spelling of Tensor(...)."""
+    return Tensor(data, requires_grad=requires_grad, device=device, dtype=dtype)

@@ -1,0 +1,101 @@
+"""The op node of the graph and the grad-mode switch.
+
+A `Function` subclass defines `forward(self, *arrays, **params) -> array` on raw
+NumPy/CuPy arrays and, right beside it, `backward(self, grad) -> Tensor | tuple`
+written with Tensor ops (so `create_graph=True` differentiates the backward pass
+too). `Function.apply(*tensors, **params)` runs forward and, when a gradient is
+wanted, records the node on the output.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import weakref
+
+_grad_enabled = contextvars.ContextVar("tinygrad_lite_grad_enabled", default=True)
+_get_grad_enabled = _grad_enabled.get
+
+
+def is_grad_enabled() -> bool:
+    return _get_grad_enabled()
+
+
+class _GradMode:
+    """Context manager and decorator setting grad mode for the current thread/context only."""
+    mode = True
+
+    def __enter__(self):
+        self._tokens = getattr(self, "_tokens", [])
+        self._tokens.append(_grad_enabled.set(self.mode))
+        return self
+
+    def __exit__(self, *exc):
+        _grad_enabled.reset(self._tokens.pop())
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Record no graph inside `with tl.no_grad():` (or on a decorated function)."""
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph again, e.g. inside a no_grad block."""
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+
+
+_Tensor = None  # set by tensor.py (avoids an import cycle)
+
+
+class Function:
+    """One node of the graph: forward on arrays, backward with Tensor ops."""
+    needs_output = False   # True: backward reads self.output (held by a weak reference)
+    inputs = None          # the input Tensors, kept until backward releases the node
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        fn = cls()
+        try:
+            out = fn.forward(*[t.data for t in inputs], **params)
+        except ValueError as e:
+            shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
+            raise ValueError(f"{cls.__name__.lower()}: shapes {shapes} don't fit: {e}") from None
+        if _get_grad_enabled():
+            for t in inputs:
+                if t.requires_grad:
+                    fn.inputs = inputs
+                    result = _Tensor._make(out, True, fn)
+                    if cls.needs_output:
+                        fn._out = weakref.ref(result)
+                    return result
+        return _Tensor._make(out, False, None)
+
+    @property
+    def output(self):
+        return self._out()
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def release(self):
+        """Drop the inputs and saved arrays: the graph behind this node is freed."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"

@@ -1,0 +1,99 @@
+"""tl.gradcheck: the analytic gradient against central finite differences, in float64.
+
+The upstream gradient is random (never all ones: softmax's gradient under an
+all-ones upstream is zero, so such a check passes a broken backward). Small inputs
+are checked element by element; large ones by random directional derivatives.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """The analytic gradient disagrees with the numeric one."""
+
+
+def _to64(x):
+    if isinstance(x, Tensor) and x.dtype.kind == "f":
+        return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+    return x
+
+
+def _f(fn, inputs, upstream):
+    """<upstream, fn(inputs)> in float64 (grad mode left on: fn may call backward itself)."""
+    out = fn(*inputs)
+    return float((backend.to_numpy(out.data).astype(np.float64) * upstream).sum())
+
+
+def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=2000, n_directions=3):
+    """Check the gradients of `fn(*inputs)` with respect to every input that requires grad.
+
+    Returns True, or raises GradcheckError naming the input, the element and both values.
+    Inputs are copied to float64 first; fn may return a Tensor of any shape.
+    """
+    xs = [_to64(x) for x in inputs]
+    wrt = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not wrt:
+        raise ValueError("gradcheck: no input requires grad; create them with requires_grad=True")
+    rng = np.random.default_rng(seed)
+    out = fn(*xs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    upstream = rng.standard_normal(out.shape)
+    if not out.requires_grad:
+        analytic = {i: np.zeros(xs[i].shape) for i in wrt}
+    else:
+        out.backward(Tensor(backend.to_device(upstream.astype(out.dtype), out.device)))
+        analytic = {}
+        for i in wrt:
+            g = xs[i].grad
+            if g is None:
+                analytic[i] = np.zeros(xs[i].shape)
+            else:
+                if g.shape != xs[i].shape:
+                    raise GradcheckError(f"gradcheck: gradient of input {i} has shape {g.shape}, "
+                                         f"the input has shape {xs[i].shape}")
+                analytic[i] = backend.to_numpy(g.data).astype(np.float64)
+        for i in wrt:
+            xs[i].grad = None       # fn may call backward itself: start the numeric passes clean
+    total = sum(xs[i].size for i in wrt)
+
+    def check(what, a, n):
+        if not abs(a - n) <= atol + rtol * abs(n):
+            raise GradcheckError(f"gradcheck: {what}: analytic {a:.8g} != numeric {n:.8g} "
+                                 f"(|diff| {abs(a - n):.3g} > atol {atol} + rtol {rtol} * |numeric|)")
+
+    if total <= max_elements:
+        for i in wrt:
+            x = xs[i]
+            flat = x.data.reshape(-1)       # a view: perturb in place
+            for k in range(x.size):
+                old = flat[k].item()
+                flat[k] = old + eps
+                fp = _f(fn, xs, upstream)
+                flat[k] = old - eps
+                fm = _f(fn, xs, upstream)
+                flat[k] = old
+                numeric = (fp - fm) / (2 * eps)
+                idx = np.unravel_index(k, x.shape) if x.ndim else ()
+                check(f"input {i}, element {tuple(int(j) for j in idx)}", analytic[i].reshape(-1)[k], numeric)
+        return True
+
+    for d in range(n_directions):
+        dirs = {i: rng.standard_normal(xs[i].shape) for i in wrt}
+        base = {i: xs[i].data.copy() for i in wrt}
+
+        def shifted(s):
+            for i in wrt:
+                xs[i].data[...] = base[i] + s * backend.to_device(dirs[i], xs[i].device)
+            return _f(fn, xs, upstream)
+
+        numeric = (shifted(eps) - shifted(-eps)) / (2 * eps)
+        for i in wrt:
+            xs[i].data[...] = base[i]
+        a = sum(float((analytic[i] * dirs[i]).sum()) for i in wrt)
+        check(f"directional derivative {d} (inputs {wrt}, random direction)", a, numeric)
+    return True

@@ -1,0 +1,563 @@
+"""Every differentiable op: its forward on arrays and, right beside it, its backward.
+
+Backward rules are written with Tensor ops, so they are differentiable themselves
+(`create_graph=True`). A backward returns one gradient per input, shaped like the
+op's output where the op broadcasts: the engine sums broadcast axes back, in one place.
+Array code uses `xp_of(array)` from the backend, so one definition serves NumPy and CuPy.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import scatter_add, xp_of
+from .function import Function, is_grad_enabled
+
+
+def _const(array):
+    """A Tensor holding a saved array; records no graph."""
+    from .tensor import Tensor
+    return Tensor._make(array, False, None)
+
+
+# ------------------------------------------------------------------ binary, broadcasting
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (g * b if a.requires_grad else None), (g * a if b.requires_grad else None)
+
+
+class Div(Function):
+    needs_output = True
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g / b if a.requires_grad else None
+        gb = -(g * self.output) / b if b.requires_grad else None
+        return ga, gb
+
+
+class Pow(Function):
+    needs_output = True
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g * b * a ** (b - 1) if a.requires_grad else None
+        gb = g * self.output * a.log() if b.requires_grad else None
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.mask = (a > b) + 0.5 * (a == b)   # ties split the gradient evenly
+        return xp_of(a).maximum(a, b)
+
+    def backward(self, g):
+        m = _const(self.mask.astype(g.dtype, copy=False))
+        return g * m, g * (1 - m)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.mask = (a < b) + 0.5 * (a == b)
+        return xp_of(a).minimum(a, b)
+
+    def backward(self, g):
+        m = _const(self.mask.astype(g.dtype, copy=False))
+        return g * m, g * (1 - m)
+
+
+class Where(Function):
+    def forward(self, a, b, cond):
+        self.cond = cond
+        return xp_of(a).where(cond, a, b)
+
+    def backward(self, g):
+        zero = _const(xp_of(g.data).zeros((), dtype=g.dtype))
+        return Where.apply(g, zero, cond=self.cond), Where.apply(zero, g, cond=self.cond)
+
+
+# ------------------------------------------------------------------ with a Python scalar
+class AddScalar(Function):
+    def forward(self, a, c):
+        return a + c
+
+    def backward(self, g):
+        return g
+
+
+class MulScalar(Function):
+    def forward(self, a, c):
+        self.c = c
+        return a * c
+
+    def backward(self, g):
+        return g * self.c
+
+
+class DivScalar(Function):           # a / c
+    def forward(self, a, c):
+        self.c = c
+        return a / c
+
+    def backward(self, g):
+        return g / self.c
+
+
+class RSubScalar(Function):          # c - a
+    def forward(self, a, c):
+        return c - a
+
+    def backward(self, g):
+        return -g
+
+
+class RDivScalar(Function):          # c / a
+    needs_output = True
+
+    def forward(self, a, c):
+        return c / a
+
+    def backward(self, g):
+        return -(g * self.output) / self.inputs[0]
+
+
+class PowScalar(Function):           # a ** c
+    def forward(self, a, c):
+        self.c = c
+        return a ** c
+
+    def backward(self, g):
+        c, a = self.c, self.inputs[0]
+        if c == 2:
+            return g * a * 2
+        return g * c * a ** (c - 1)
+
+
+class RPowScalar(Function):          # c ** a
+    needs_output = True
+
+    def forward(self, a, c):
+        self.c = c
+        return c ** a
+
+    def backward(self, g):
+        return g * self.output * math.log(self.c)
+
+
+# ------------------------------------------------------------------ unary
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    needs_output = True
+
+    def forward(self, a):
+        return xp_of(a).exp(a)
+
+    def backward(self, g):
+        return g * self.output
+
+
+class Log(Function):
+    def forward(self, a):
+        return xp_of(a).log(a)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Sqrt(Function):
+    needs_output = True
+
+    def forward(self, a):
+        return xp_of(a).sqrt(a)
+
+    def backward(self, g):
+        return (g * 0.5) / self.output
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.sign = xp_of(a).sign(a)
+        return abs(a)
+
+    def backward(self, g):
+        return g * _const(self.sign)
+
+
+class Tanh(Function):
+    needs_output = True
+
+    def forward(self, a):
+        return xp_of(a).tanh(a)
+
+    def backward(self, g):
+        y = self.output
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """1 / (1 + e^-x), computed as 0.5 + 0.5 tanh(x/2): no overflow for any x."""
+    needs_output = True
+
+    def forward(self, a):
+        xp = xp_of(a)
+        y = xp.multiply(a, 0.5)
+        xp.tanh(y, out=y)
+        y *= 0.5
+        y += 0.5
+        return y
+
+    def backward(self, g):
+        y = self.output
+        if is_grad_enabled():   # create_graph: keep it differentiable
+            return g * y * (1 - y)
+        yd = y.data
+        return _const(g.data * yd * (1 - yd))
+
+
+class ReLU(Function):
+    def forward(self, a):
+        self.mask = a > 0
+        return a * self.mask
+
+    def backward(self, g):
+        return g * _const(self.mask)
+
+
+class Clip(Function):
+    def forward(self, a, lo, hi):
+        xp = xp_of(a)
+        mask = xp.ones(a.shape, dtype=bool)
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
+        self.mask = mask
+        return xp.clip(a, lo, hi)
+
+    def backward(self, g):
+        return g * _const(self.mask)
+
+
+class Cast(Function):
+    def forward(self, a, dtype):
+        self.dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.dtype)
+
+
+class ToDevice(Function):
+    def forward(self, a, device):
+        from .backend import device_of, to_device
+        self.device = device_of(a)
+        return to_device(a, device)
+
+    def backward(self, g):
+        return g.to(self.device)
+
+
+# ------------------------------------------------------------------ matmul and the fused linear layer
+class MatMul(Function):
+    """a @ b for a.ndim, b.ndim >= 2 (Tensor.matmul lifts 1-D operands); batch dims broadcast."""
+
+    def forward(self, a, b):
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g @ b.swapaxes(-1, -2) if a.requires_grad else None
+        gb = a.swapaxes(-1, -2) @ g if b.requires_grad else None
+        return ga, gb
+
+
+class Linear(Function):
+    """x @ W.T + b with W of shape (out, in), as PyTorch's nn.Linear; one node, one matmul each way."""
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = g @ w if x.requires_grad else None
+        if g.ndim == 2:
+            g2, x2 = g, x
+        else:
+            g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        gw = g2.T @ x2 if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        gb = g2.sum(axis=0) if self.inputs[2].requires_grad else None
+        return gx, gw, gb
+
+
+# ------------------------------------------------------------------ reductions
+def _norm_axis(axis, ndim):
+    if axis is None:
+        return None
+    if isinstance(axis, (list, tuple)):
+        return tuple(sorted(a % ndim if ndim else a for a in axis))
+    return (axis % ndim,) if ndim else (axis,)
+
+
+def _kept_shape(shape, axis):
+    """The shape of a reduction's result with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+class Sum(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims))
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(self.shape, self.axis))
+        return g.expand(self.shape)
+
+
+class Max(Function):
+    """max (or min, with sign=-1) over axes; tied maxima share the gradient evenly."""
+
+    def forward(self, a, axis=None, keepdims=False, sign=1):
+        xp = xp_of(a)
+        m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
+        mask = (a == m)
+        self.weights = mask / mask.sum(axis=axis, keepdims=True)
+        self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        return m if keepdims else xp.asarray(m.reshape(tuple(s for i, s in enumerate(m.shape)
+                                                             if axis is not None and i not in axis)))
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(self.shape, self.axis))
+        return g * _const(self.weights.astype(g.dtype, copy=False))
+
+
+class Expand(Function):
+    """Broadcast to a larger shape; backward sums over the broadcast axes."""
+
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return xp_of(a).broadcast_to(a, shape)
+
+    def backward(self, g):
+        return sum_to_shape(g, self.shape)
+
+
+def sum_to_shape(g, shape):
+    """Sum a gradient over the axes broadcasting added, back to `shape` (the engine's one place)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if g.shape != shape else g
+
+
+# ------------------------------------------------------------------ softmax family (stable)
+class Softmax(Function):
+    needs_output = True
+
+    def forward(self, a, axis):
+        xp = xp_of(a)
+        self.axis = axis
+        e = a - a.max(axis=axis, keepdims=True)
+        xp.exp(e, out=e)
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+
+    def backward(self, g):
+        s = self.output
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    needs_output = True
+
+    def forward(self, a, axis):
+        xp = xp_of(a)
+        self.axis = axis
+        z = a - a.max(axis=axis, keepdims=True)
+        z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+        return z
+
+    def backward(self, g):
+        return g - self.output.exp() * g.sum(axis=self.axis, keepdims=True)
+
+
+class LogSumExp(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        xp = xp_of(a)
+        self.axis, self.keepdims, self.shape = axis, keepdims, a.shape
+        m = a.max(axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
+        self.lse = out
+        if keepdims:
+            return out
+        return xp.asarray(out.reshape(tuple(s for i, s in enumerate(out.shape)
+                                            if axis is not None and i not in axis)))
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(self.shape, self.axis))
+        x = self.inputs[0]
+        return g * (x - _const(self.lse)).exp()
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of logits (N, C) against integer labels (N,) or class probabilities (N, C).
+
+    Forward: logsumexp(x) - x[target]; backward: (softmax(x) - target) * upstream. One node.
+    """
+
+    def forward(self, x, target, reduction="mean", label_smoothing=0.0):
+        xp = xp_of(x)
+        n, c = x.shape
+        z = x - x.max(axis=1, keepdims=True)
+        e = xp.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        logp = z
+        logp -= xp.log(s)
+        e /= s                                    # e is now softmax(x)
+        if target.ndim == 1:                      # class labels
+            rows = xp.arange(n)
+            nll = -logp[rows, target]
+            self.labels = (rows, target)
+        else:                                     # class probabilities / one-hot rows
+            nll = -(target * logp).sum(axis=1)
+            self.labels = None
+        if label_smoothing:
+            nll *= 1.0 - label_smoothing
+            nll -= (label_smoothing / c) * logp.sum(axis=1)
+        self.probs, self.target, self.reduction, self.ls = e, target, reduction, label_smoothing
+        if reduction == "mean":
+            return xp.asarray(nll.mean(dtype=x.dtype))
+        if reduction == "sum":
+            return xp.asarray(nll.sum(dtype=x.dtype))
+        return nll
+
+    def _target_rows(self, dtype):
+        """The target as rows of class probabilities (label smoothing applied)."""
+        xp = xp_of(self.probs)
+        if self.labels is not None:
+            t = xp.zeros(self.probs.shape, dtype=dtype)
+            t[self.labels] = 1
+        else:
+            t = self.target.astype(dtype, copy=False)
+        if self.ls:
+            t = t * (1.0 - self.ls) + self.ls / t.shape[1]
+        return t
+
+    def backward(self, g):
+        x = self.inputs[0]
+        n = x.shape[0]
+        if self.reduction == "mean":
+            g = g / n
+        if self.reduction == "none":
+            g = g.reshape(n, 1)
+        if is_grad_enabled():                     # create_graph: softmax as a Tensor op
+            return (x.softmax(axis=1) - _const(self._target_rows(x.dtype))) * g
+        p = self.probs
+        if self.labels is not None and not self.ls:
+            p[self.labels] -= 1                   # in place: the saved probs are not needed again
+        else:
+            p -= self._target_rows(p.dtype)
+        self.probs = None
+        return _const(p * g.data)
+
+
+# ------------------------------------------------------------------ shape ops
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.shape)
+
+
+class Transpose(Function):
+    def forward(self, a, axes):
+        self.axes = axes
+        return a.transpose(axes)
+
+    def backward(self, g):
+        return g.transpose(tuple(np.argsort(self.axes)))
+
+
+class GetItem(Function):
+    def forward(self, a, index):
+        self.index, self.shape = index, a.shape
+        return xp_of(a).asarray(a[index])
+
+    def backward(self, g):
+        return IndexAdd.apply(g, index=self.index, shape=self.shape)
+
+
+class IndexAdd(Function):
+    """zeros(shape) with g added at `index` (repeated indices accumulate); GetItem's backward."""
+
+    def forward(self, g, index, shape):
+        self.index = index
+        out = xp_of(g).zeros(shape, dtype=g.dtype)
+        return scatter_add(out, index, g)
+
+    def backward(self, gg):
+        return gg[self.index]
+
+
+class Cat(Function):
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.sizes = [a.shape[axis] for a in arrays]
+        return xp_of(arrays[0]).concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        out, start = [], 0
+        lead = (slice(None),) * (self.axis % g.ndim)
+        for t, n in zip(self.inputs, self.sizes):
+            out.append(g[lead + (slice(start, start + n),)] if t.requires_grad else None)
+            start += n
+        return tuple(out)
