@@ -203,3 +203,64 @@ def result_dtype(array, scalar):
     if isinstance(scalar, float):
         return array.dtype if array.dtype.kind in "fc" else np.dtype(np.float32)
     return np.result_type(array.dtype, scalar)
+
+
+# ---------------------------------------------------------------- fused optimizer updates
+_CHUNK = 1 << 15   # elements per chunk on the CPU: the chunk's temporaries stay in cache
+
+
+def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, state):
+    """In place: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= step_size * m / (sqrt(v) inv_bc2 + eps).
+
+    On the CPU the arrays are walked in cache-sized chunks so the eight ufunc passes
+    touch memory about once; on the GPU one fused elementwise kernel does it all.
+    """
+    if not isinstance(w, np.ndarray):
+        _adam_kernel()(g, b1, b2, step_size, inv_bc2, eps, w, m, v)
+        return
+    if not w.flags.c_contiguous:            # a view would not write back: one whole-array pass
+        wf, gf, mf, vf, n, size = w, g, m, v, None, w.shape
+    else:
+        wf, gf, mf, vf = w.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1)
+        n = size = wf.size
+    size = min(n, _CHUNK) if n is not None else size
+    tmp = state.get("scratch")
+    if n is None:
+        tmp = np.empty(size, dtype=w.dtype)
+        chunks = [(Ellipsis, tmp)]
+    else:
+        if tmp is None or tmp.size < size:
+            tmp = state["scratch"] = np.empty(size, dtype=w.dtype)
+        chunks = [(slice(s, min(s + _CHUNK, n)), tmp[:min(s + _CHUNK, n) - s]) for s in range(0, n, _CHUNK)]
+    for sl, t in chunks:
+        gs, ms, vs = gf[sl], mf[sl], vf[sl]
+        ms *= b1                              # m = b1 m + (1 - b1) g
+        np.multiply(gs, 1 - b1, out=t)
+        ms += t
+        vs *= b2                              # v = b2 v + (1 - b2) g^2
+        np.multiply(gs, gs, out=t)
+        t *= 1 - b2
+        vs += t
+        np.sqrt(vs, out=t)                    # w -= step_size m / (sqrt(v)/sqrt(bc2) + eps)
+        t *= inv_bc2
+        t += eps
+        np.divide(ms, t, out=t)
+        t *= step_size
+        wf[sl] -= t
+
+
+_adam_k = None
+
+
+def _adam_kernel():
+    global _adam_k
+    if _adam_k is None:
+        cp = cupy_module()
+        _adam_k = cp.ElementwiseKernel(
+            "T g, T b1, T b2, T step_size, T inv_bc2, T eps", "T w, T m, T v",
+            """
+            m = b1 * m + (1 - b1) * g;
+            v = b2 * v + (1 - b2) * g * g;
+            w -= step_size * m / (sqrt(v) * inv_bc2 + eps);
+            """, "tinygrad_lite_adam")
+    return _adam_k

@@ -1,0 +1,100 @@
+"""tl.data.DataLoader: batches of Tensors from arrays (or any indexable dataset), on a device."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+
+class DataLoader:
+    """Iterate over `dataset` in batches of Tensors.
+
+    `dataset` is an array, a tuple of arrays/Tensors of equal length such as `(X, y)`,
+    or anything with `__len__` and `__getitem__` returning a sample (or tuple of samples).
+    Arrays are moved to `device` once, so batches on the GPU need no host copy.
+    Shuffling uses its own generator: epoch e is shuffled by `default_rng([seed, e])`,
+    so a run resumed at epoch e (`set_epoch(e)`) sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device=None):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        self.device = backend.canonical_device(device) if device is not None else None
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        if seed is None:
+            seed = int(backend.rng("cpu").integers(2 ** 63))
+        self.seed = seed
+        self.epoch = 0
+        self.single = False
+        if isinstance(dataset, (tuple, list)) and dataset and all(_is_arraylike(a) for a in dataset):
+            self.arrays = [self._place(a) for a in dataset]
+        elif _is_arraylike(dataset):
+            self.arrays, self.single = [self._place(dataset)], True
+        else:
+            if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+                raise TypeError(f"DataLoader: dataset must be arrays or have __len__ and __getitem__, "
+                                f"got {type(dataset).__name__}")
+            self.arrays = None
+        self.dataset = dataset
+        if self.arrays is not None:
+            lengths = {len(a) for a in self.arrays}
+            if len(lengths) != 1:
+                raise ValueError(f"DataLoader: the arrays have different lengths {[len(a) for a in self.arrays]}")
+            self.n = lengths.pop()
+        else:
+            self.n = len(dataset)
+
+    def _place(self, a):
+        arr = a.data if isinstance(a, Tensor) else a
+        if not backend.is_array(arr):
+            arr = np.asarray(arr)
+        if self.device is not None and backend.device_of(arr) != self.device:
+            arr = backend.to_device(arr, self.device)
+        return arr
+
+    def __len__(self):
+        if self.drop_last:
+            return self.n // self.batch_size
+        return -(-self.n // self.batch_size)
+
+    def set_epoch(self, epoch):
+        """Choose which epoch's shuffle the next iteration uses (for resuming)."""
+        self.epoch = int(epoch)
+
+    def _order(self):
+        if not self.shuffle:
+            return None
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+
+    def __iter__(self):
+        order = self._order()
+        self.epoch += 1
+        bs, n = self.batch_size, self.n
+        stop = n - n % bs if self.drop_last else n
+        if self.arrays is not None and order is not None and self.arrays[0].__class__ is not np.ndarray:
+            order = backend.to_device(order, backend.device_of(self.arrays[0]))   # indices live beside the data
+        for s in range(0, stop, bs):
+            idx = slice(s, min(s + bs, n)) if order is None else order[s:s + bs]
+            yield self._batch(idx)
+
+    def _batch(self, idx):
+        if self.arrays is not None:
+            out = tuple(Tensor._make(a[idx], False, None) for a in self.arrays)
+        else:
+            ids = range(*idx.indices(self.n)) if isinstance(idx, slice) else (int(i) for i in idx)
+            samples = [self.dataset[i] for i in ids]
+            if isinstance(samples[0], tuple):
+                cols = zip(*samples)
+            else:
+                cols, self.single = [samples], True
+            out = tuple(Tensor(np.stack([_np(x) for x in c]), device=self.device) for c in cols)
+        return out[0] if self.single else out
+
+
+def _np(x):
+    return backend.to_numpy(x.data if isinstance(x, Tensor) else x)
+
+
+def _is_arraylike(a):
+    return isinstance(a, (Tensor, np.ndarray)) or backend.is_array(a)

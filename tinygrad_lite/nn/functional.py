@@ -1,0 +1,134 @@
+"""tl.nn.functional (import as F): activations, dropout, linear and the losses."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .. import ops as O
+from ..tensor import Tensor, linear  # noqa: F401  (re-exported: F.linear)
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def relu(x):
+    return x.relu()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def softmax(x, dim=-1):
+    return x.softmax(axis=dim)
+
+
+def log_softmax(x, dim=-1):
+    return x.log_softmax(axis=dim)
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not training or p == 0:
+        return x
+    keep = backend.rng(x.device).random(x.shape, dtype=np.float32) >= p
+    return x * Tensor._make((keep * (1.0 / (1.0 - p))).astype(x.dtype), False, None)
+
+
+def _labels(target, logits, op):
+    """The target as an array on the logits' device, checked against the logits' shape."""
+    t = target.data if isinstance(target, Tensor) else target
+    if not backend.is_array(t):
+        t = np.asarray(t)
+    if backend.device_of(t) != logits.device:
+        t = backend.to_device(t, logits.device)
+    n, c = logits.shape
+    if t.dtype.kind in "iu":
+        if t.shape != (n,):
+            raise ValueError(f"{op}: class labels must have shape ({n},) for logits of shape {logits.shape}, "
+                             f"got {t.shape}")
+        if n:
+            lo, hi = int(t.min()), int(t.max())
+            if lo < 0 or hi >= c:
+                bad = lo if lo < 0 else hi
+                raise IndexError(f"{op}: label {bad} is outside [0, {c}) for logits of shape {logits.shape}")
+    elif t.dtype.kind == "f":
+        if t.shape != (n, c):
+            raise ValueError(f"{op}: class probabilities must have the logits' shape {logits.shape}, got {t.shape}")
+        t = t.astype(logits.dtype, copy=False)
+    else:
+        raise TypeError(f"{op}: target must hold integer labels or float probabilities, got dtype {t.dtype}")
+    return t
+
+
+def _check_reduction(reduction, op):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy from logits (N, C) and integer labels (N,) or class probabilities (N, C).
+
+    One fused node: logsumexp forward, (softmax - target) backward; stable for any finite logits.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if logits.ndim == 1:
+        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        return cross_entropy(logits.unsqueeze(0), t.reshape((1,) + t.shape), reduction, label_smoothing)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    t = _labels(target, logits, "cross_entropy")
+    return O.CrossEntropy.apply(logits, target=t, reduction=reduction, label_smoothing=label_smoothing)
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def nll_loss(log_probs, target, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
+    _check_reduction(reduction, "nll_loss")
+    t = _labels(target, log_probs, "nll_loss")
+    if t.dtype.kind not in "iu":
+        raise TypeError("nll_loss: target must hold integer class labels")
+    rows = backend.xp_of(t).arange(t.shape[0])
+    return _reduce(-log_probs[rows, t], reduction)
+
+
+def _as_target(target, like, op):
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=like.dtype), device=like.device)
+    if t.shape != like.shape:
+        raise ValueError(f"{op}: target shape {t.shape} does not match input shape {like.shape}")
+    return t
+
+
+def binary_cross_entropy(probs, target, reduction="mean"):
+    """-(t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    t = _as_target(target, probs, "binary_cross_entropy")
+    loss = -(t * probs.log().clip(min=-100.0) + (1 - t) * (1 - probs).log().clip(min=-100.0))
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """Stable BCE on logits: max(x, 0) - x t + log(1 + exp(-|x|))."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    t = _as_target(target, logits, "binary_cross_entropy_with_logits")
+    loss = logits.relu() - logits * t + ((-logits.abs()).exp() + 1).log()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    _check_reduction(reduction, "mse_loss")
+    t = _as_target(target, input, "mse_loss")
+    d = input - t
+    return _reduce(d * d, reduction)

@@ -1,0 +1,295 @@
+"""nn.Module and the layers: PyTorch's names and semantics, so an MLP ports by changing the import."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+from . import functional as F
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module's weight: requires grad, found by Module.parameters()."""
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class: assign Parameters and Modules as attributes; they are registered in order."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        params, mods = self.__dict__["_parameters"], self.__dict__["_modules"]
+        params.pop(name, None)
+        mods.pop(name, None)
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Module):
+            mods[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_modules(self, prefix=""):
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix=""):
+        seen = set()
+        for mname, m in self.named_modules(prefix):
+            for pname, p in m._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self):
+        """All parameters, in declaration order, each once."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self):
+        return sum(p.size for p in self.parameters())
+
+    # ------------------------------------------------------------ state
+    def state_dict(self):
+        """OrderedDict of name -> Tensor (the parameters' current values, detached)."""
+        return OrderedDict((n, p.detach()) for n, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values in; every key, shape and dtype is checked (strict: no missing or unexpected key)."""
+        own = OrderedDict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        for k, p in own.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            arr = v.data if isinstance(v, Tensor) else v
+            if tuple(arr.shape) != p.shape:
+                raise ValueError(f"load_state_dict: {k} has shape {tuple(arr.shape)} in the state dict, "
+                                 f"{p.shape} in the model")
+            if np.dtype(arr.dtype) != p.dtype:
+                raise TypeError(f"load_state_dict: {k} has dtype {arr.dtype} in the state dict, {p.dtype} in the "
+                                "model; convert it first")
+            new = backend.to_device(arr, p.device)
+            p.data = new.copy() if new is arr else new
+            p.grad = None
+        return missing, unexpected
+
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def to(self, device):
+        """Move every parameter to `device` in place (optimizers keep their references)."""
+        dev = backend.canonical_device(device)
+        for p in self.parameters():
+            if p.device != dev:
+                p.data = backend.to_device(p.data, dev)
+                if p.grad is not None:
+                    p.grad = p.grad.to(dev)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            p.grad = None
+
+    # ------------------------------------------------------------ repr
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        if self._modules:
+            for n, m in self._modules.items():
+                sub = repr(m).replace("\n", "\n  ")
+                lines.append(f"\n  ({n}): {sub}")
+            lines.append("\n")
+        return "".join(lines) + ")"
+
+
+def _uniform(shape, bound, device, dtype):
+    # drawn on the CPU generator, then moved: the same seed gives the same weights on every device
+    arr = backend.rng("cpu").uniform(-bound, bound, size=shape).astype(dtype)
+    return backend.to_device(arr, backend.canonical_device(device))
+
+
+class Linear(Module):
+    """y = x @ W.T + b, W of shape (out_features, in_features), PyTorch's default init U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
+        self.weight = Parameter(_uniform((out_features, in_features), bound, device, dtype))
+        self.bias = Parameter(_uniform((out_features,), bound, device, dtype)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Sequential(Module):
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (dict, OrderedDict)):
+            items = layers[0].items()
+        else:
+            items = ((str(i), m) for i, m in enumerate(layers))
+        for name, m in items:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: layer {name} is a {type(m).__name__}, not a Module")
+            setattr(self, name, m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        mods = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*mods[i])
+        return mods[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, m):
+        setattr(self, str(len(self)), m)
+        return self
+
+
+class ModuleList(Module):
+    def __init__(self, modules=()):
+        super().__init__()
+        for m in modules:
+            self.append(m)
+
+    def append(self, m):
+        setattr(self, str(len(self._modules)), m)
+        return self
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return x.relu()
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return x.tanh()
+
+
+class Softmax(Module):
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.softmax(axis=self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return x.log_softmax(axis=self.dim)
+
+
+class Dropout(Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    def forward(self, x):
+        return x

@@ -1,0 +1,172 @@
+"""tl.optim: SGD, Adam, AdamW with PyTorch's update rules, updating parameters in place.
+
+Updates work on the arrays directly (no graph is recorded) with in-place ufuncs, so a
+step allocates no temporaries beyond one scratch buffer per parameter.
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend
+from .backend import xp_of
+
+
+class Optimizer:
+    defaults: dict = {}
+
+    def __init__(self, params, **hyper):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        self.param_groups = []
+        for group in params:
+            g = dict(self.defaults)
+            g.update(hyper)
+            g.update(group)
+            g["params"] = list(g["params"])
+            self._check(g)
+            self.param_groups.append(g)
+        seen = set()
+        for p in self._params():
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: a parameter appears twice")
+            seen.add(id(p))
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad")
+        self.state = {}   # id(param) -> dict of arrays / step count
+
+    def _check(self, g):
+        if g.get("lr") is None or g["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {g.get('lr')}")
+
+    def _params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def zero_grad(self, set_to_none=True):
+        for p in self._params():
+            p.grad = None
+
+    # ---------------------------------------------------------- state (PyTorch's layout, by index)
+    def state_dict(self):
+        index = {id(p): i for i, p in enumerate(self._params())}
+        groups = []
+        for g in self.param_groups:
+            d = {k: v for k, v in g.items() if k != "params"}
+            d["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(d)
+        state = {index[k]: dict(v) for k, v in self.state.items() if k in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        params = self._params()
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved groups do not match this optimizer's")
+        for g, saved in zip(self.param_groups, groups):
+            for k, v in saved.items():
+                if k != "params":
+                    g[k] = tuple(v) if isinstance(v, list) else v
+        self.state = {}
+        for i, st in state_dict["state"].items():
+            p = params[int(i)]
+            new = {}
+            for k, v in st.items():
+                if hasattr(v, "shape") and getattr(v, "ndim", 0) > 0:
+                    if tuple(v.shape) != p.shape:
+                        raise ValueError(f"{type(self).__name__}.load_state_dict: state {k!r} of parameter {i} has "
+                                         f"shape {tuple(v.shape)}, the parameter {p.shape}")
+                    v = backend.to_device(v, p.device).astype(p.dtype, copy=True)
+                elif hasattr(v, "item"):
+                    v = v.item()
+                new[k] = v
+            self.state[id(p)] = new
+
+    def step(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad.data, g, self.state.setdefault(id(p), {}))
+
+    def _update(self, p, grad, group, state):
+        raise NotImplementedError
+
+    def __repr__(self):
+        hyper = ", ".join(f"{k}={v}" for k, v in self.param_groups[0].items() if k != "params")
+        return f"{type(self).__name__}({hyper})"
+
+
+class SGD(Optimizer):
+    """p -= lr * (g + wd p), with (Nesterov) momentum as in PyTorch (the buffer starts at the first gradient)."""
+    defaults = {"lr": None, "momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                         weight_decay=weight_decay)
+
+    def _update(self, p, g, group, state):
+        lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
+        w = p.data
+        if wd:
+            g = g + wd * w
+        if mom:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= mom
+                buf += (1 - group["dampening"]) * g
+            g = g + mom * buf if group["nesterov"] else buf
+        if lr == 1:
+            w -= g
+        else:
+            scratch = state.get("scratch")
+            if scratch is None or scratch.shape != w.shape:
+                scratch = state["scratch"] = xp_of(w).empty_like(w)
+            xp_of(w).multiply(g, lr, out=scratch)
+            w -= scratch
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with PyTorch's bias correction; weight_decay is L2 added to the gradient."""
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+
+    def _check(self, g):
+        super()._check(g)
+        b1, b2 = g["betas"]
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {g['betas']}")
+
+    def _update(self, p, g, group, state):
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        w = p.data
+        if not state:
+            xp = xp_of(w)
+            state.update(step=0, exp_avg=xp.zeros_like(w), exp_avg_sq=xp.zeros_like(w))
+        state["step"] += 1
+        t = state["step"]
+        if wd and self.decoupled:
+            w *= 1 - lr * wd
+        elif wd:
+            g = g + wd * w
+        step_size = lr / (1 - b1 ** t)
+        inv_bc2 = 1.0 / math.sqrt(1 - b2 ** t)
+        backend.adam_update(w, g, state["exp_avg"], state["exp_avg_sq"], b1, b2, step_size, inv_bc2, eps,
+                            state)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (p *= 1 - lr*wd before the Adam step), as PyTorch's AdamW."""
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
