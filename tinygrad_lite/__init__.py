@@ -46,4 +46,18 @@ def __getattr__(name):
     raise AttributeError(f"module 'tinygrad_lite' has no attribute {name!r}")
 
 
+def _source_checkout_models():
+    """In a source checkout (not installed), find `tinygrad_lite.models` in the repo's models/ folder.
+
+    An install maps it there through setuptools' package-dir; this does the same for a fresh clone.
+    """
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if (os.path.isfile(os.path.join(root, "models", "__init__.py"))
+            and os.path.isfile(os.path.join(root, "pyproject.toml"))
+            and not os.path.isdir(os.path.join(os.path.dirname(__file__), "models"))):
+        __path__.append(root)
+
+
+_source_checkout_models()
 __version__ = "0.1.0"

@@ -209,7 +209,7 @@ def result_dtype(array, scalar):
 _CHUNK = 1 << 15   # elements per chunk on the CPU: the chunk's temporaries stay in cache
 
 
-def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, state):
+def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, scratch, key):
     """In place: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= step_size * m / (sqrt(v) inv_bc2 + eps).
 
     On the CPU the arrays are walked in cache-sized chunks so the eight ufunc passes
@@ -224,13 +224,13 @@ def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, state):
         wf, gf, mf, vf = w.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1)
         n = size = wf.size
     size = min(n, _CHUNK) if n is not None else size
-    tmp = state.get("scratch")
+    tmp = scratch.get(key)
     if n is None:
         tmp = np.empty(size, dtype=w.dtype)
         chunks = [(Ellipsis, tmp)]
     else:
         if tmp is None or tmp.size < size:
-            tmp = state["scratch"] = np.empty(size, dtype=w.dtype)
+            tmp = scratch[key] = np.empty(size, dtype=w.dtype)
         chunks = [(slice(s, min(s + _CHUNK, n)), tmp[:min(s + _CHUNK, n) - s]) for s in range(0, n, _CHUNK)]
     for sl, t in chunks:
         gs, ms, vs = gf[sl], mf[sl], vf[sl]

@@ -35,7 +35,8 @@ class Optimizer:
             seen.add(id(p))
             if not p.requires_grad:
                 raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad")
-        self.state = {}   # id(param) -> dict of arrays / step count
+        self.state = {}     # id(param) -> dict of arrays / step count (what state_dict saves)
+        self._scratch = {}  # id(param) -> reusable work buffers (never saved)
 
     def _check(self, g):
         if g.get("lr") is None or g["lr"] < 0:
@@ -124,9 +125,9 @@ class SGD(Optimizer):
         if lr == 1:
             w -= g
         else:
-            scratch = state.get("scratch")
+            scratch = self._scratch.get(id(p))
             if scratch is None or scratch.shape != w.shape:
-                scratch = state["scratch"] = xp_of(w).empty_like(w)
+                scratch = self._scratch[id(p)] = xp_of(w).empty_like(w)
             xp_of(w).multiply(g, lr, out=scratch)
             w -= scratch
 
@@ -160,7 +161,7 @@ class Adam(Optimizer):
         step_size = lr / (1 - b1 ** t)
         inv_bc2 = 1.0 / math.sqrt(1 - b2 ** t)
         backend.adam_update(w, g, state["exp_avg"], state["exp_avg_sq"], b1, b2, step_size, inv_bc2, eps,
-                            state)
+                            self._scratch, id(p))
 
 
 class AdamW(Adam):
