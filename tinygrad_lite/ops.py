@@ -250,11 +250,14 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     def forward(self, a):
-        self.mask = a > 0
-        return a * self.mask
+        self.out = out = xp_of(a).maximum(a, 0)
+        return out
 
     def backward(self, g):
-        return g * _const(self.mask)
+        mask = self.out > 0
+        if is_grad_enabled():
+            return g * _const(mask)
+        return _const(g.data * mask)
 
 
 class Clip(Function):
@@ -316,6 +319,15 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
+        if not is_grad_enabled():                 # the same rule on arrays: no graph to record
+            gd, xd = g.data, x.data
+            gx = _const(gd @ w.data) if x.requires_grad else None
+            if gd.ndim != 2:
+                gd, xd = gd.reshape(-1, gd.shape[-1]), xd.reshape(-1, xd.shape[-1])
+            gw = _const(gd.T @ xd) if w.requires_grad else None
+            if len(self.inputs) == 2:
+                return gx, gw
+            return gx, gw, (_const(gd.sum(axis=0)) if self.inputs[2].requires_grad else None)
         gx = g @ w if x.requires_grad else None
         if g.ndim == 2:
             g2, x2 = g, x
