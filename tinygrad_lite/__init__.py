@@ -30,10 +30,10 @@ sum, mean, var, argmax, reshape, transpose, flatten, clip = (
     _unary(n) for n in ("sum", "mean", "var", "argmax", "reshape", "transpose", "flatten", "clip"))
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
-         "jit": ".jit", "viz": ".viz"}
+         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
 _LAZY_ATTRS = {"save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
-               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".jit"}
+               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}
 
 
 def __getattr__(name):

@@ -126,6 +126,19 @@ def synchronize(device: str = "gpu"):
         _cupy.cuda.get_current_stream().synchronize()
 
 
+_capturing = False
+
+
+def set_capturing(flag: bool):
+    """Set while a CUDA graph is being recorded: code that would sync with the host skips it."""
+    global _capturing
+    _capturing = bool(flag)
+
+
+def capturing() -> bool:
+    return _capturing
+
+
 # ---------------------------------------------------------------- array helpers with no common API
 def scatter_add(target, index, values):
     """target[index] += values with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
@@ -216,8 +229,7 @@ def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, scratch, key):
     touch memory about once; on the GPU one fused elementwise kernel does it all.
     """
     if not isinstance(w, np.ndarray):
-        _adam_kernel()(g, b1, b2, step_size, inv_bc2, eps, w, m, v)
-        return
+        raise TypeError("adam_update: GPU arrays go through adam_update_gpu")
     if not w.flags.c_contiguous:            # a view would not write back: one whole-array pass
         wf, gf, mf, vf, n, size = w, g, m, v, None, w.shape
     else:
@@ -249,18 +261,27 @@ def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, scratch, key):
         wf[sl] -= t
 
 
+def adam_update_gpu(w, g, m, v, t, b1, b2, lr, eps):
+    """The GPU Adam step; t is a 0-d float32 device array already incremented for this step."""
+    dt = w.dtype.type
+    _adam_kernel()(g, t, dt(b1), dt(b2), dt(lr), dt(eps), w, m, v)
+
+
 _adam_k = None
 
 
 def _adam_kernel():
+    """One fused kernel; the step count t is a device scalar so a captured graph's bias correction advances."""
     global _adam_k
     if _adam_k is None:
         cp = cupy_module()
         _adam_k = cp.ElementwiseKernel(
-            "T g, T b1, T b2, T step_size, T inv_bc2, T eps", "T w, T m, T v",
+            "T g, float32 t, T b1, T b2, T lr, T eps", "T w, T m, T v",
             """
             m = b1 * m + (1 - b1) * g;
             v = b2 * v + (1 - b2) * g * g;
-            w -= step_size * m / (sqrt(v) * inv_bc2 + eps);
+            T bc1 = 1 - pow(b1, (T)t);
+            T bc2 = 1 - pow(b2, (T)t);
+            w -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps);
             """, "tinygrad_lite_adam")
     return _adam_k

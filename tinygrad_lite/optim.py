@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import backend
 from .backend import xp_of
 
@@ -149,15 +151,22 @@ class Adam(Optimizer):
     def _update(self, p, g, group, state):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         w = p.data
+        on_gpu = not isinstance(w, np.ndarray)
         if not state:
             xp = xp_of(w)
-            state.update(step=0, exp_avg=xp.zeros_like(w), exp_avg_sq=xp.zeros_like(w))
-        state["step"] += 1
-        t = state["step"]
+            # on the GPU the step count lives on the device, so a captured step (tl.TinyJit) advances it
+            state.update(step=xp.zeros((), dtype=np.float32) if on_gpu else 0,
+                         exp_avg=xp.zeros_like(w), exp_avg_sq=xp.zeros_like(w))
         if wd and self.decoupled:
             w *= 1 - lr * wd
         elif wd:
             g = g + wd * w
+        if on_gpu:
+            state["step"] += 1
+            backend.adam_update_gpu(w, g, state["exp_avg"], state["exp_avg_sq"], state["step"], b1, b2, lr, eps)
+            return
+        state["step"] += 1
+        t = state["step"]
         step_size = lr / (1 - b1 ** t)
         inv_bc2 = 1.0 / math.sqrt(1 - b2 ** t)
         backend.adam_update(w, g, state["exp_avg"], state["exp_avg_sq"], b1, b2, step_size, inv_bc2, eps,

@@ -50,7 +50,7 @@ def _labels(target, logits, op):
         if t.shape != (n,):
             raise ValueError(f"{op}: class labels must have shape ({n},) for logits of shape {logits.shape}, "
                              f"got {t.shape}")
-        if n:
+        if n and not backend.capturing():      # (a host sync: skipped while a CUDA graph is recorded)
             lo, hi = int(t.min()), int(t.max())
             if lo < 0 or hi >= c:
                 bad = lo if lo < 0 else hi
