@@ -19,7 +19,7 @@ import tinygrad_lite as tl
 # hypothesis profiles
 # --------------------------------------------------------------------------- #
 _COMMON = dict(
-    max_examples=20,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,

@@ -12,6 +12,8 @@ import contextvars
 import functools
 import weakref
 
+from numpy import asarray as _np_asarray, generic as _np_generic
+
 _grad_enabled = contextvars.ContextVar("tinygrad_lite_grad_enabled", default=True)
 _get_grad_enabled = _grad_enabled.get
 
@@ -72,6 +74,8 @@ class Function:
         except ValueError as e:
             shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
             raise ValueError(f"{cls.__name__.lower()}: shapes {shapes} don't fit: {e}") from None
+        if isinstance(out, _np_generic):      # NumPy gives scalars for 0-d results: keep arrays
+            out = _np_asarray(out)
         if _get_grad_enabled():
             for t in inputs:
                 if t.requires_grad:

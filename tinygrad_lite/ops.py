@@ -234,7 +234,8 @@ class Sigmoid(Function):
 
     def forward(self, a):
         xp = xp_of(a)
-        y = xp.multiply(a, 0.5)
+        y = xp.empty_like(a)
+        xp.multiply(a, 0.5, out=y)
         xp.tanh(y, out=y)
         y *= 0.5
         y += 0.5
@@ -439,6 +440,8 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
+    needs_output = True
+
     def forward(self, a, axis=None, keepdims=False):
         xp = xp_of(a)
         self.axis, self.keepdims, self.shape = axis, keepdims, a.shape
@@ -452,10 +455,12 @@ class LogSumExp(Function):
                                             if axis is not None and i not in axis)))
 
     def backward(self, g):
+        # the output stays in the graph under create_graph: d lse/dx = softmax depends on lse too
+        lse = self.output if is_grad_enabled() else _const(self.lse)
         if not self.keepdims:
-            g = g.reshape(_kept_shape(self.shape, self.axis))
-        x = self.inputs[0]
-        return g * (x - _const(self.lse)).exp()
+            kept = _kept_shape(self.shape, self.axis)
+            g, lse = g.reshape(kept), lse.reshape(kept)
+        return g * (self.inputs[0] - lse).exp()
 
 
 class CrossEntropy(Function):
