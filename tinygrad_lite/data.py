@@ -10,8 +10,10 @@ from .tensor import Tensor
 class DataLoader:
     """Iterate over `dataset` in batches of Tensors.
 
-    `dataset` is an array, a tuple of arrays/Tensors of equal length such as `(X, y)`,
-    or anything with `__len__` and `__getitem__` returning a sample (or tuple of samples).
+    `dataset` is an array, a tuple of columns of equal length such as `(X, y)` (arrays,
+    Tensors or lists), or anything with `__len__` and `__getitem__` returning a sample or a
+    tuple of fields (a list of samples, as in PyTorch). Without `seed`, the seed is drawn from
+    tl.manual_seed's generator: pass one to resume a run exactly.
     Arrays are moved to `device` once, so batches on the GPU need no host copy.
     Shuffling uses its own generator: epoch e is shuffled by `default_rng([seed, e])`,
     so a run resumed at epoch e (`set_epoch(e)`) sees the same batches as an uninterrupted one.
@@ -27,7 +29,7 @@ class DataLoader:
         self.seed = seed
         self.epoch = 0
         self.single = False
-        if isinstance(dataset, (tuple, list)) and dataset and all(_is_arraylike(a) for a in dataset):
+        if isinstance(dataset, tuple) and dataset:        # columns, such as (X, y); lists become arrays
             self.arrays = [self._place(a) for a in dataset]
         elif _is_arraylike(dataset):
             self.arrays, self.single = [self._place(dataset)], True

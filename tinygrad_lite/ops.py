@@ -229,16 +229,18 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """1 / (1 + e^-x), computed as 0.5 + 0.5 tanh(x/2): no overflow for any x."""
+    """1 / (1 + e^-x) as e^-|x| / (1 + e^-|x|) for x < 0: no overflow, full relative precision."""
     needs_output = True
 
     def forward(self, a):
         xp = xp_of(a)
-        y = xp.empty_like(a)
-        xp.multiply(a, 0.5, out=y)
-        xp.tanh(y, out=y)
-        y *= 0.5
-        y += 0.5
+        e = xp.empty_like(a)
+        xp.abs(a, out=e)
+        xp.negative(e, out=e)
+        xp.exp(e, out=e)                          # e = exp(-|x|) in (0, 1]
+        y = xp.where(a >= 0, a.dtype.type(1), e)
+        e += 1
+        y /= e
         return y
 
     def backward(self, g):
@@ -247,6 +249,32 @@ class Sigmoid(Function):
             return g * y * (1 - y)
         yd = y.data
         return _const(g.data * yd * (1 - yd))
+
+
+class Log1p(Function):
+    def forward(self, a):
+        return xp_of(a).log1p(a)
+
+    def backward(self, g):
+        return g / (self.inputs[0] + 1)
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log p + (1-t) log(1-p)) with the logs clamped at -100, as PyTorch; finite gradient at p in {0, 1}."""
+
+    def forward(self, p, t):
+        xp = xp_of(p)
+        with np.errstate(divide="ignore"):
+            lp = xp.maximum(xp.log(p), -100)
+            l1p = xp.maximum(xp.log1p(-p), -100)
+        return -(t * lp + (1 - t) * l1p)
+
+    def backward(self, g):
+        p, t = self.inputs
+        d = (p * (1 - p)).clip(min=1e-12)
+        gp = g * (p - t) / d if p.requires_grad else None
+        gt = g * ((1 - p).log().clip(min=-100) - p.log().clip(min=-100)) if t.requires_grad else None
+        return gp, gt
 
 
 class ReLU(Function):
@@ -516,13 +544,13 @@ class CrossEntropy(Function):
             g = g.reshape(n, 1)
         if is_grad_enabled():                     # create_graph: softmax as a Tensor op
             return (x.softmax(axis=1) - _const(self._target_rows(x.dtype))) * g
-        p = self.probs
+        p = self.probs.copy()                     # (kept intact for a retain_graph second backward)
         if self.labels is not None and not self.ls:
-            p[self.labels] -= 1                   # in place: the saved probs are not needed again
+            p[self.labels] -= 1
         else:
             p -= self._target_rows(p.dtype)
-        self.probs = None
-        return _const(p * g.data)
+        p *= g.data
+        return _const(p)
 
 
 # ------------------------------------------------------------------ shape ops

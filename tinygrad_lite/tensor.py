@@ -280,6 +280,7 @@ class Tensor:
     def tanh(self): return O.Tanh.apply(self)
     def sigmoid(self): return O.Sigmoid.apply(self)
     def relu(self): return O.ReLU.apply(self)
+    def log1p(self): return O.Log1p.apply(self)
 
     __abs__ = abs
 

@@ -32,8 +32,12 @@ def log_softmax(x, dim=-1):
 
 def dropout(x, p=0.5, training=True):
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x
+    if p == 1:
+        return x * 0.0
     keep = backend.rng(x.device).random(x.shape, dtype=np.float32) >= p
     return x * Tensor._make((keep * (1.0 / (1.0 - p))).astype(x.dtype), False, None)
 
@@ -45,6 +49,8 @@ def _labels(target, logits, op):
         t = np.asarray(t)
     if backend.device_of(t) != logits.device:
         t = backend.to_device(t, logits.device)
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: input must be (N, C), got shape {logits.shape}")
     n, c = logits.shape
     if t.dtype.kind in "iu":
         if t.shape != (n,):
@@ -77,7 +83,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     _check_reduction(reduction, "cross_entropy")
     if logits.ndim == 1:
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
-        return cross_entropy(logits.unsqueeze(0), t.reshape((1,) + t.shape), reduction, label_smoothing)
+        out = cross_entropy(logits.unsqueeze(0), t.reshape((1,) + t.shape), reduction, label_smoothing)
+        return out.reshape(()) if reduction == "none" else out
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -115,15 +122,14 @@ def binary_cross_entropy(probs, target, reduction="mean"):
     """-(t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
     _check_reduction(reduction, "binary_cross_entropy")
     t = _as_target(target, probs, "binary_cross_entropy")
-    loss = -(t * probs.log().clip(min=-100.0) + (1 - t) * (1 - probs).log().clip(min=-100.0))
-    return _reduce(loss, reduction)
+    return _reduce(O.BinaryCrossEntropy.apply(probs, t), reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """Stable BCE on logits: max(x, 0) - x t + log(1 + exp(-|x|))."""
+    """Stable BCE on logits: max(x, 0) - x t + log1p(exp(-|x|))."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     t = _as_target(target, logits, "binary_cross_entropy_with_logits")
-    loss = logits.relu() - logits * t + ((-logits.abs()).exp() + 1).log()
+    loss = logits.relu() - logits * t + (-logits.abs()).exp().log1p()
     return _reduce(loss, reduction)
 
 
