@@ -15,10 +15,12 @@ from .backend import scatter_add, xp_of
 from .function import Function, is_grad_enabled
 
 
+_make = None   # Tensor._make, set by tensor.py (ops.py is imported first)
+
+
 def _const(array):
     """A Tensor holding a saved array; records no graph."""
-    from .tensor import Tensor
-    return Tensor._make(array, False, None)
+    return _make(array, False, None)
 
 
 # ------------------------------------------------------------------ binary, broadcasting
@@ -229,18 +231,16 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """1 / (1 + e^-x) as e^-|x| / (1 + e^-|x|) for x < 0: no overflow, full relative precision."""
+    """1 / (1 + e^-x) as exp(-softplus(-x)), softplus by logaddexp: no overflow, full relative precision."""
     needs_output = True
 
     def forward(self, a):
         xp = xp_of(a)
-        e = xp.empty_like(a)
-        xp.abs(a, out=e)
-        xp.negative(e, out=e)
-        xp.exp(e, out=e)                          # e = exp(-|x|) in (0, 1]
-        y = xp.where(a >= 0, a.dtype.type(1), e)
-        e += 1
-        y /= e
+        y = xp.empty_like(a)
+        xp.negative(a, out=y)
+        xp.logaddexp(0, y, out=y)                 # softplus(-x) = log(1 + e^-x), stable
+        xp.negative(y, out=y)
+        xp.exp(y, out=y)
         return y
 
     def backward(self, g):
@@ -503,22 +503,20 @@ class CrossEntropy(Function):
         z = x - x.max(axis=1, keepdims=True)
         e = xp.exp(z)
         s = e.sum(axis=1, keepdims=True)
-        logp = z
-        logp -= xp.log(s)
-        e /= s                                    # e is now softmax(x)
-        if target.ndim == 1:                      # class labels
-            rows = xp.arange(n)
-            nll = -logp[rows, target]
-            self.labels = (rows, target)
+        lse = xp.log(s).reshape(n)                # logsumexp(z) per row; log p = z - lse
+        if target.ndim == 1:                      # class labels: nll = lse - z[label]
+            self.labels = (xp.arange(n), target)
+            nll = lse - z[self.labels]
         else:                                     # class probabilities / one-hot rows
-            nll = -(target * logp).sum(axis=1)
             self.labels = None
-        if label_smoothing:
+            nll = lse * target.sum(axis=1) - (target * z).sum(axis=1)
+        if label_smoothing:                       # mixes in the uniform target: -mean_k log p_k
             nll *= 1.0 - label_smoothing
-            nll -= (label_smoothing / c) * logp.sum(axis=1)
+            nll += label_smoothing * (lse - z.sum(axis=1) / c)
+        e /= s                                    # softmax(x), kept for backward
         self.probs, self.target, self.reduction, self.ls = e, target, reduction, label_smoothing
         if reduction == "mean":
-            return xp.asarray(nll.mean(dtype=x.dtype))
+            return xp.asarray(nll.sum(dtype=x.dtype) / x.dtype.type(n))
         if reduction == "sum":
             return xp.asarray(nll.sum(dtype=x.dtype))
         return nll

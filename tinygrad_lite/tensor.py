@@ -168,7 +168,8 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"backward(): a gradient is implicit only for a one-element output; this one has "
                                    f"shape {self.shape}: call backward(gradient) or reduce it first (e.g. .sum())")
-            gradient = Tensor._make(xp_of(self.data).ones(self.shape, dtype=self.dtype), False, None)
+            one = xp_of(self.data).asarray(1, dtype=self.dtype)
+            gradient = Tensor._make(one if self.ndim == 0 else one.reshape(self.shape), False, None)
         else:
             gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, device=self.device)
             if gradient.shape != self.shape:
@@ -569,10 +570,13 @@ def _run_backward(root, gradient, retain_graph):
         for inp, gi in zip(fn.inputs, gin):
             if gi is None or not inp.requires_grad:
                 continue
-            if gi.shape != inp.shape:
+            if gi.data.shape != inp.data.shape:
                 gi = O.sum_to_shape(gi, inp.shape)
             if inp._ctx is None:
-                _accumulate(inp, gi)
+                if inp.grad is None and gi.data.dtype == inp.data.dtype:
+                    inp.grad = gi
+                else:
+                    _accumulate(inp, gi)
             else:
                 k = id(inp)
                 prev = grads.get(k)
@@ -582,3 +586,4 @@ def _run_backward(root, gradient, retain_graph):
 
 
 function._Tensor = Tensor
+O._make = Tensor._make
