@@ -1,0 +1,187 @@
+"""The training loop the examples and tests share: `fit` and `evaluate`.
+
+    >>> from tinygrad_lite.training import fit, evaluate
+    >>> history = fit(model, tl.optim.Adam(model.parameters()), loader, (X_test, y_test), epochs=5)
+    >>> history[-1]["test_acc"]
+
+The step is lean: forward, loss, zero_grad, backward, step. The running loss and the
+count of right answers stay device arrays during an epoch and are read once at its end,
+so a GPU epoch never waits on the host between steps.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import backend
+from .function import no_grad
+from .nn import functional as F
+from .tensor import Tensor
+
+__all__ = ["fit", "evaluate", "model_device", "count_correct"]
+
+
+def model_device(model):
+    """The device of the model's first parameter ("cpu" for a model without parameters)."""
+    for p in model.parameters():
+        return p.device
+    return "cpu"
+
+
+def count_correct(out, target):
+    """Number of right predictions in a batch, as a 0-d device array (no host sync).
+
+    Several outputs per row (N, C) with C > 1: the argmax is the prediction, and the target
+    holds labels (N,) or one-hot / probability rows (N, C). One output per row (N,) or (N, 1):
+    a probability, predicted 1 where it is > 0.5, against 0/1 targets.
+    """
+    o = out.data if isinstance(out, Tensor) else out
+    t = target.data if isinstance(target, Tensor) else target
+    xp = backend.xp_of(o)
+    if o.ndim == 2 and o.shape[1] > 1:
+        pred = o.argmax(axis=1)
+        if t.ndim == 2:
+            t = t.argmax(axis=1)
+        return xp.count_nonzero(pred == t)
+    return xp.count_nonzero((o.reshape(-1) > 0.5) == (t.reshape(-1) > 0.5))
+
+
+def _predict(o):
+    if o.ndim == 2 and o.shape[1] > 1:
+        return o.argmax(axis=1)
+    return (o.reshape(-1) > 0.5).astype(np.int64)
+
+
+def _as_array(a, device):
+    a = a.data if isinstance(a, Tensor) else a
+    if not backend.is_array(a):
+        a = np.asarray(a)
+    return a if backend.device_of(a) == device else backend.to_device(a, device)
+
+
+def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy):
+    """Loss and accuracy of `model` on (X, y), in batches, under no_grad and in eval mode.
+
+    X and y are arrays or Tensors (moved to the model's device once). Returns a dict:
+    `loss` (mean over the examples; the loss_fn's batch mean weighted by batch size),
+    `accuracy` (fraction right, see `count_correct`) and `predictions` (NumPy int64 (N,)).
+    The model's train/eval mode is restored afterwards.
+    """
+    if batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
+    dev = model_device(model)
+    X, y = _as_array(X, dev), _as_array(y, dev)
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"evaluate: X has {n} examples but y has {len(y)}")
+    was_training = model.training
+    model.eval()
+    xp = backend.xp_of(X)
+    loss_sum, correct, preds = xp.zeros((), dtype=np.float64), xp.zeros((), dtype=np.int64), []
+    try:
+        with no_grad():
+            for s in range(0, n, batch_size):
+                xb = Tensor._make(X[s:s + batch_size], False, None)
+                yb = Tensor._make(y[s:s + batch_size], False, None)
+                out = model(xb)
+                loss_sum += loss_fn(out, yb).data * len(xb)
+                correct += count_correct(out, yb)
+                preds.append(_predict(out.data))
+    finally:
+        model.train(was_training)
+    if n == 0:
+        return {"loss": float("nan"), "accuracy": float("nan"), "predictions": np.zeros(0, dtype=np.int64)}
+    predictions = backend.to_numpy(xp.concatenate(preds)).astype(np.int64, copy=False)
+    return {"loss": float(loss_sum) / n, "accuracy": int(correct) / n, "predictions": predictions}
+
+
+def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cross_entropy, progress=True,
+        on_epoch_end=None, checkpoint=None, start_epoch=0, history=None, max_steps=None,
+        eval_batch_size=1000, checkpoint_extra=None):
+    """Train `model` for epochs start_epoch .. epochs-1 and return the history.
+
+    - `train_loader`: a `tl.data.DataLoader` yielding (x, y) batches on the model's device.
+    - `test_data`: (X, y) arrays/Tensors evaluated after each epoch (or None).
+    - `epochs`: the total number of epochs; training starts at `start_epoch` (0 for a fresh
+      run; the epoch stored in a checkpoint to resume), and the loader is `set_epoch`'d to
+      it, so a resumed run sees the same batches as an uninterrupted one.
+    - `progress`: a tqdm bar per epoch (tqdm imported only then); False for tests/logs.
+    - `on_epoch_end(row)`: called with each epoch's history row; returning True stops training.
+    - `checkpoint`: a path; after each epoch `tl.save_checkpoint(path, model, optimizer,
+      epoch=<epochs done>, history=<history so far>, **checkpoint_extra)` is written.
+    - `history`: the rows of the epochs already done (when resuming); new rows are appended.
+    - `max_steps`: stop after this many optimizer steps in all (counting the
+      start_epoch * len(train_loader) steps before start_epoch), e.g. a recipe given in iterations.
+
+    Each history row is a dict: epoch (1-based), steps (total so far), train_loss and
+    train_acc (averaged over the epoch's batches as trained), test_loss, test_acc (None
+    without test_data) and seconds (training time of the epoch, evaluation excluded).
+    """
+    if epochs < 0 or start_epoch < 0:
+        raise ValueError(f"fit: epochs and start_epoch must be >= 0, got {epochs} and {start_epoch}")
+    history = list(history) if history is not None else []
+    dev = model_device(model)
+    if test_data is not None:
+        X_test, y_test = _as_array(test_data[0], dev), _as_array(test_data[1], dev)
+    xp = backend.xp_for(dev)
+    steps_per_epoch = len(train_loader)
+    step = start_epoch * steps_per_epoch
+    if hasattr(train_loader, "set_epoch"):
+        train_loader.set_epoch(start_epoch)
+    tqdm = None
+    if progress:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:   # tqdm is optional: train without a bar
+            tqdm = None
+    zero_grad, opt_step = optimizer.zero_grad, optimizer.step
+    for epoch in range(start_epoch, epochs):
+        if max_steps is not None and step >= max_steps:
+            break
+        model.train()
+        loss_sum = xp.zeros((), dtype=np.float64)
+        correct = xp.zeros((), dtype=np.int64)
+        seen = 0
+        n_batches = steps_per_epoch if max_steps is None else min(steps_per_epoch, max_steps - step)
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="batch",
+                   dynamic_ncols=True) if tqdm is not None else None
+        report_every = max(1, n_batches // 20)
+        backend.synchronize(dev)
+        t0 = time.perf_counter()
+        for i, (xb, yb) in enumerate(train_loader):
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            zero_grad()
+            loss.backward()
+            opt_step()
+            n = len(xb)
+            loss_sum += loss.data * n
+            correct += count_correct(out, yb)
+            seen += n
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                if (i + 1) % report_every == 0:   # one host read per 5% of the epoch
+                    bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}", refresh=False)
+            if max_steps is not None and step >= max_steps:
+                break
+        backend.synchronize(dev)
+        seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        row = {"epoch": epoch + 1, "steps": step,
+               "train_loss": float(loss_sum) / seen if seen else float("nan"),
+               "train_acc": int(correct) / seen if seen else float("nan"),
+               "test_loss": None, "test_acc": None, "seconds": seconds}
+        if test_data is not None:
+            ev = evaluate(model, X_test, y_test, eval_batch_size, loss_fn)
+            row["test_loss"], row["test_acc"] = ev["loss"], ev["accuracy"]
+        history.append(row)
+        if checkpoint is not None:
+            from .serialization import save_checkpoint
+            save_checkpoint(checkpoint, model, optimizer, epoch=epoch + 1, history=history,
+                            **(checkpoint_extra or {}))
+        if on_epoch_end is not None and on_epoch_end(row):
+            break
+    return history
