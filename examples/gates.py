@@ -19,16 +19,6 @@ if str(ROOT) not in sys.path:                 # run from a checkout without inst
 import tinygrad_lite as tl  # noqa: E402
 
 
-def import_models():
-    try:
-        import tinygrad_lite.models as models
-    except ModuleNotFoundError as e:
-        if e.name != "tinygrad_lite.models":
-            raise
-        import models          # a source checkout that was not pip-installed: the top-level models/ package
-    return models
-
-
 def truth_table(name, X, y, probs, preds):
     n_in = X.shape[1]
     heads = ["x1", "x2"][:n_in] if n_in > 1 else ["x"]
@@ -49,7 +39,7 @@ def main(argv=None):
     except tl.DeviceError as e:
         print(f"gates.py: error: --device {args.device}: {e}", file=sys.stderr)
         return 1
-    models = import_models()
+    import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     all_ok = True
     for name in ("and", "or", "not", "xor"):
         recipe = models.RECIPES[name]

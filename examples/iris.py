@@ -24,16 +24,6 @@ import tinygrad_lite as tl  # noqa: E402
 SPECIES = ["setosa", "versicolor", "virginica"]
 
 
-def import_models():
-    try:
-        import tinygrad_lite.models as models
-    except ModuleNotFoundError as e:
-        if e.name != "tinygrad_lite.models":
-            raise
-        import models          # a source checkout that was not pip-installed: the top-level models/ package
-    return models
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(prog="iris.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
@@ -48,7 +38,7 @@ def main(argv=None):
     except tl.DeviceError as e:
         print(f"iris.py: error: --device {args.device}: {e}", file=sys.stderr)
         return 1
-    models = import_models()
+    import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     try:
         (X, y), (X_test, y_test) = models.iris_split()
     except tl.datasets.DatasetError as e:       # scikit-learn missing

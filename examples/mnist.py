@@ -40,16 +40,6 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 COLUMNS = ["epoch", "steps", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
 
 
-def import_models():
-    try:
-        import tinygrad_lite.models as models
-    except ModuleNotFoundError as e:
-        if e.name != "tinygrad_lite.models":
-            raise
-        import models          # a source checkout that was not pip-installed: the top-level models/ package
-    return models
-
-
 class Fail(Exception):
     """An error the user can fix: printed as `mnist.py: error: ...` with exit status 1."""
 
@@ -199,6 +189,7 @@ def run(args, models):
     tl.manual_seed(args.seed)
     model = recipe.build(in_features=in_features, num_classes=10, device=device)
     optimizer = recipe.make_optimizer(model, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = recipe.make_scheduler(optimizer)
     loader = tl.data.DataLoader((X, y), batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
 
     max_steps = None
@@ -253,7 +244,7 @@ def run(args, models):
         extra = {"config": config_of(args, recipe, in_features, len(X))}
         history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
                       on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
-                      history=history, max_steps=max_steps, checkpoint_extra=extra)
+                      history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler)
     write_metrics(history, out)
 
     ev = evaluate(model, X_test, y_test)
@@ -277,7 +268,7 @@ def run(args, models):
 
 
 def main(argv=None):
-    models = import_models()
+    import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     parser = build_parser(models)
     args = parser.parse_args(argv)
     if args.resume and not args.checkpoint:

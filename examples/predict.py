@@ -34,16 +34,6 @@ class Fail(Exception):
     pass
 
 
-def import_models():
-    try:
-        import tinygrad_lite.models as models
-    except ModuleNotFoundError as e:
-        if e.name != "tinygrad_lite.models":
-            raise
-        import models          # a source checkout that was not pip-installed: the top-level models/ package
-    return models
-
-
 def read_image(path, side):
     """A (side*side,) float32 vector in [0, 1], white digit on black, from an image file."""
     if not os.path.isfile(path):
@@ -93,7 +83,7 @@ def main(argv=None):
 
 
 def run(args):
-    models = import_models()
+    import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     if not os.path.isfile(args.checkpoint):
         raise Fail(f"the checkpoint {args.checkpoint} does not exist; train first: python examples/mnist.py "
                    f"(it writes runs/mnist/final.ckpt), or pass --checkpoint PATH")

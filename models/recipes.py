@@ -49,6 +49,8 @@ class Recipe:
     weight_decay: float = 0.0
     momentum: float = 0.0
     iterations: int | None = None
+    lr_milestones: tuple = ()    # epochs after which the lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
     reported_note: str = ""
     loss: str = "cross_entropy"
     model_kwargs: dict = field(default_factory=dict)
@@ -70,6 +72,10 @@ class Recipe:
                               self.weight_decay if weight_decay is None else weight_decay,
                               self.momentum if momentum is None else momentum)
 
+    def make_scheduler(self, optimizer):
+        """The recipe's lr schedule (tl.optim.MultiStepLR), or None for a constant lr."""
+        return tl.optim.MultiStepLR(optimizer, self.lr_milestones, self.lr_gamma) if self.lr_milestones else None
+
     def describe(self):
         opt = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[self.optimizer]
         parts = [f"{opt} lr {self.lr:g}"]
@@ -80,6 +86,8 @@ class Recipe:
             parts.append(f"L2 {self.weight_decay:g}")
         parts.append(f"{self.iterations:,} iterations" if self.iterations else
                      f"{self.epochs:,} {'steps' if self.dataset == 'gates' else 'epochs'}")
+        if self.lr_milestones:
+            parts.append("lr x" + f"{self.lr_gamma:g} after epoch " + ", ".join(map(str, self.lr_milestones)))
         return ", ".join(parts)
 
 
@@ -119,8 +127,8 @@ RECIPES = {
     "three_layer": Recipe(
         name="three_layer", model=ThreeLayerNet, title="ThreeLayerNet 784-200-80-10 ReLU",
         source="the 784-200-80-10 MNIST tutorial", dataset="mnist",
-        optimizer="adam", lr=1e-3, batch_size=256, epochs=20, weight_decay=1e-3,
-        reported=0.9792, target=0.975, reported_note="97.92%"),
+        optimizer="adam", lr=1e-3, batch_size=256, epochs=24, weight_decay=1e-3, lr_milestones=(16,),
+        reported=0.9792, target=0.9792, reported_note="97.92%"),
     "tiny_mlp": Recipe(
         name="tiny_mlp", model=TinyMLP, title="TinyMLP 784-25-15-10 ReLU",
         source="the 784-25-15-10 MNIST tutorial", dataset="mnist",
@@ -232,7 +240,7 @@ def train_recipe(name, device="cpu", data_root=None, quick=False, progress=False
     if max_steps is not None:
         n_epochs = math.ceil(max_steps / len(loader))
     history = fit(model, opt, loader, (X_test, y_test), epochs=n_epochs, progress=progress,
-                              max_steps=max_steps)
+                  max_steps=max_steps, scheduler=recipe.make_scheduler(opt))
     ev = evaluate(model, X_test, y_test)
     return {"recipe": recipe, "model": model, "accuracy": ev["accuracy"], "test_loss": ev["loss"],
             "seconds": sum(r["seconds"] for r in history), "history": history, "predictions": ev["predictions"]}

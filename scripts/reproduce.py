@@ -31,16 +31,6 @@ import numpy as np  # noqa: E402
 import tinygrad_lite as tl  # noqa: E402
 
 
-def import_models():
-    try:
-        import tinygrad_lite.models as models
-    except ModuleNotFoundError as e:
-        if e.name != "tinygrad_lite.models":
-            raise
-        import models          # a source checkout that was not pip-installed: the top-level models/ package
-    return models
-
-
 def cpu_name():
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
@@ -88,7 +78,7 @@ def pct(x):
 
 
 def main(argv=None):
-    models = import_models()
+    import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     p = argparse.ArgumentParser(prog="reproduce.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--quick", action="store_true",

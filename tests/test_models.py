@@ -15,12 +15,7 @@ from tinygrad_lite import nn
 from tinygrad_lite.nn import functional as F
 from tinygrad_lite.training import count_correct, evaluate, fit
 
-try:
-    import tinygrad_lite.models as M
-except ModuleNotFoundError:                    # a source checkout that was not pip-installed
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import models as M
+import tinygrad_lite.models as M
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO.parent / "shared" / "datasets")

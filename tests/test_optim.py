@@ -353,3 +353,37 @@ def test_defaults_match_torch():
     theirs = torch.optim.SGD([tp], lr=0.1).param_groups[0]
     for key in ("momentum", "dampening", "nesterov", "weight_decay"):
         assert ours[key] == theirs[key], f"SGD.{key}"
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")   # torch: scheduler stepped without optimizer steps
+def test_multistep_lr_matches_torch_and_resumes():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed: no reference schedule")
+    p = tl.nn.Parameter(np.zeros(3, dtype=np.float32))
+    opt = tl.optim.Adam([p], lr=0.5)
+    sched = tl.optim.MultiStepLR(opt, milestones=[2, 5], gamma=0.1)
+    tp = torch.nn.Parameter(torch.zeros(3))
+    topt = torch.optim.Adam([tp], lr=0.5)
+    tsched = torch.optim.lr_scheduler.MultiStepLR(topt, milestones=[2, 5], gamma=0.1)
+    lrs, tlrs = [], []
+    for _ in range(7):
+        lrs.append(sched.get_last_lr()[0])
+        tlrs.append(tsched.get_last_lr()[0])
+        sched.step()
+        tsched.step()
+    np.testing.assert_allclose(lrs, tlrs)
+    # resuming: a fresh optimizer + scheduler loaded from the saved optimizer state lands on the same lr
+    opt2 = tl.optim.Adam([p], lr=0.5)
+    sched2 = tl.optim.MultiStepLR(opt2, milestones=[2, 5], gamma=0.1)
+    opt2.load_state_dict(opt.state_dict())
+    sched2.step(7)
+    assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_step_lr():
+    p = tl.nn.Parameter(np.zeros(1, dtype=np.float32))
+    sched = tl.optim.StepLR(tl.optim.SGD([p], lr=1.0), step_size=3, gamma=0.5)
+    seen = []
+    for _ in range(7):
+        seen.append(sched.get_last_lr()[0])
+        sched.step()
+    assert seen == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]

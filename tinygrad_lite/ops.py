@@ -231,16 +231,17 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """1 / (1 + e^-x) as exp(-softplus(-x)), softplus by logaddexp: no overflow, full relative precision."""
+    """1 / (1 + e^-x); e^-x may overflow to inf for x < -88 (float32), giving 0: no warning, no NaN."""
     needs_output = True
 
     def forward(self, a):
         xp = xp_of(a)
         y = xp.empty_like(a)
-        xp.negative(a, out=y)
-        xp.logaddexp(0, y, out=y)                 # softplus(-x) = log(1 + e^-x), stable
-        xp.negative(y, out=y)
-        xp.exp(y, out=y)
+        with np.errstate(over="ignore"):
+            xp.negative(a, out=y)
+            xp.exp(y, out=y)
+        y += 1
+        xp.reciprocal(y, out=y)
         return y
 
     def backward(self, g):
@@ -353,7 +354,7 @@ class Linear(Function):
             gx = _const(gd @ w.data) if x.requires_grad else None
             if gd.ndim != 2:
                 gd, xd = gd.reshape(-1, gd.shape[-1]), xd.reshape(-1, xd.shape[-1])
-            gw = _const(gd.T @ xd) if w.requires_grad else None
+            gw = _const((xd.T @ gd).T) if w.requires_grad else None   # (out, in), column-major like W
             if len(self.inputs) == 2:
                 return gx, gw
             return gx, gw, (_const(gd.sum(axis=0)) if self.inputs[2].requires_grad else None)
@@ -536,18 +537,23 @@ class CrossEntropy(Function):
     def backward(self, g):
         x = self.inputs[0]
         n = x.shape[0]
-        if self.reduction == "mean":
-            g = g / n
-        if self.reduction == "none":
-            g = g.reshape(n, 1)
         if is_grad_enabled():                     # create_graph: softmax as a Tensor op
+            if self.reduction == "mean":
+                g = g / n
+            elif self.reduction == "none":
+                g = g.reshape(n, 1)
             return (x.softmax(axis=1) - _const(self._target_rows(x.dtype))) * g
+        gd = g.data
+        if self.reduction == "mean":
+            gd = gd / x.dtype.type(n)
+        elif self.reduction == "none":
+            gd = gd.reshape(n, 1)
         p = self.probs.copy()                     # (kept intact for a retain_graph second backward)
         if self.labels is not None and not self.ls:
             p[self.labels] -= 1
         else:
             p -= self._target_rows(p.dtype)
-        p *= g.data
+        p *= gd
         return _const(p)
 
 

@@ -6,6 +6,7 @@ step allocates no temporaries beyond one scratch buffer per parameter.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -114,24 +115,32 @@ class SGD(Optimizer):
     def _update(self, p, g, group, state):
         lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
         w = p.data
-        if wd:
-            g = g + wd * w
+        xp = xp_of(w)
+        s = self._scratch.get(id(p))
+        if s is None or s.shape != w.shape:
+            s = self._scratch[id(p)] = xp.empty_like(w)
+        if wd:                                    # g + wd w, in the scratch buffer
+            xp.multiply(w, wd, out=s)
+            s += g
+            g = s
         if mom:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
             else:
                 buf *= mom
-                buf += (1 - group["dampening"]) * g
-            g = g + mom * buf if group["nesterov"] else buf
-        if lr == 1:
-            w -= g
-        else:
-            scratch = self._scratch.get(id(p))
-            if scratch is None or scratch.shape != w.shape:
-                scratch = self._scratch[id(p)] = xp_of(w).empty_like(w)
-            xp_of(w).multiply(g, lr, out=scratch)
-            w -= scratch
+                buf += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
+            if group["nesterov"]:                 # g + mom buf, in the scratch buffer
+                if g is s:
+                    s += mom * buf
+                else:
+                    xp.multiply(buf, mom, out=s)
+                    s += g
+                g = s
+            else:
+                g = buf
+        xp.multiply(g, lr, out=s)
+        w -= s
 
 
 class Adam(Optimizer):
@@ -180,3 +189,59 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class MultiStepLR:
+    """Multiply each group's initial lr by gamma at every milestone epoch (PyTorch's MultiStepLR).
+
+    Call `step()` once per epoch. The lr is a closed form of the epoch count, and the initial
+    lr is kept in the optimizer's param groups (`initial_lr`), so a run resumed from a
+    checkpoint only needs `step(epoch)` (tl.training.fit does it) to continue exactly.
+    """
+
+    def __init__(self, optimizer, milestones, gamma=0.1):
+        self.optimizer, self.milestones, self.gamma = optimizer, sorted(int(m) for m in milestones), gamma
+        for g in optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self.last_epoch = 0
+
+    def factor(self, epoch):
+        return self.gamma ** sum(1 for m in self.milestones if m <= epoch)
+
+    def step(self, epoch=None):
+        """Advance one epoch (or jump to `epoch`) and set the groups' lr."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        f = self.factor(self.last_epoch)
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["initial_lr"] * f
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self):
+        return {"last_epoch": self.last_epoch, "milestones": list(self.milestones), "gamma": self.gamma}
+
+    def load_state_dict(self, state):
+        self.milestones, self.gamma = sorted(state["milestones"]), state["gamma"]
+        self.step(state["last_epoch"])
+
+
+class StepLR(MultiStepLR):
+    """Multiply the lr by gamma every `step_size` epochs (PyTorch's StepLR)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer, (), gamma)
+        self.step_size = int(step_size)
+
+    def factor(self, epoch):
+        return self.gamma ** (epoch // self.step_size)
+
+    def state_dict(self):
+        return {**super().state_dict(), "step_size": self.step_size}
+
+    def load_state_dict(self, state):
+        self.step_size = state["step_size"]
+        super().load_state_dict(state)
+
+
+lr_scheduler = SimpleNamespace(MultiStepLR=MultiStepLR, StepLR=StepLR)   # torch.optim.lr_scheduler spelling

@@ -98,7 +98,7 @@ def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy):
 
 def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cross_entropy, progress=True,
         on_epoch_end=None, checkpoint=None, start_epoch=0, history=None, max_steps=None,
-        eval_batch_size=1000, checkpoint_extra=None):
+        eval_batch_size=1000, checkpoint_extra=None, scheduler=None):
     """Train `model` for epochs start_epoch .. epochs-1 and return the history.
 
     - `train_loader`: a `tl.data.DataLoader` yielding (x, y) batches on the model's device.
@@ -111,6 +111,8 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
     - `checkpoint`: a path; after each epoch `tl.save_checkpoint(path, model, optimizer,
       epoch=<epochs done>, history=<history so far>, **checkpoint_extra)` is written.
     - `history`: the rows of the epochs already done (when resuming); new rows are appended.
+    - `scheduler`: an epoch scheduler (e.g. `tl.optim.MultiStepLR`), stepped after each epoch
+      and set to `start_epoch` when resuming.
     - `max_steps`: stop after this many optimizer steps in all (counting the
       start_epoch * len(train_loader) steps before start_epoch), e.g. a recipe given in iterations.
 
@@ -129,6 +131,8 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
     step = start_epoch * steps_per_epoch
     if hasattr(train_loader, "set_epoch"):
         train_loader.set_epoch(start_epoch)
+    if scheduler is not None:
+        scheduler.step(start_epoch)
     tqdm = None
     if progress:
         try:
@@ -178,6 +182,8 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
             ev = evaluate(model, X_test, y_test, eval_batch_size, loss_fn)
             row["test_loss"], row["test_acc"] = ev["loss"], ev["accuracy"]
         history.append(row)
+        if scheduler is not None:
+            scheduler.step()
         if checkpoint is not None:
             from .serialization import save_checkpoint
             save_checkpoint(checkpoint, model, optimizer, epoch=epoch + 1, history=history,
