@@ -65,6 +65,8 @@ class Function:
     """One node of the graph: forward on arrays, backward with Tensor ops."""
     needs_output = False   # True: backward reads self.output (held by a weak reference)
     inputs = None          # the input Tensors, kept until backward releases the node
+    grad_out = None        # the gradient w.r.t. the output, summed here during backward
+    retained = None        # the output Tensor, when it asked to retain_grad()
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -82,13 +84,15 @@ class Function:
                     fn.inputs = inputs
                     result = _Tensor._make(out, True, fn)
                     if cls.needs_output:
-                        fn._out = weakref.ref(result)
+                        fn._out, fn._out_data = weakref.ref(result), out
                     return result
         return _Tensor._make(out, False, None)
 
     @property
     def output(self):
-        return self._out()
+        """The output Tensor (in the graph, for create_graph), or its array once nothing else holds it."""
+        t = self._out()
+        return t if t is not None else _Tensor._make(self._out_data, False, None)
 
     def forward(self, *arrays, **params):
         raise NotImplementedError

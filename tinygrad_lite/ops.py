@@ -548,12 +548,11 @@ class CrossEntropy(Function):
             gd = gd / x.dtype.type(n)
         elif self.reduction == "none":
             gd = gd.reshape(n, 1)
-        p = self.probs.copy()                     # (kept intact for a retain_graph second backward)
+        p = self.probs * gd                       # (probs kept intact for a retain_graph second backward)
         if self.labels is not None and not self.ls:
-            p[self.labels] -= 1
+            p[self.labels] -= gd if gd.ndim == 0 else gd[self.labels[0], 0]
         else:
-            p -= self._target_rows(p.dtype)
-        p *= gd
+            p -= self._target_rows(p.dtype) * gd
         return _const(p)
 
 

@@ -19,7 +19,7 @@ def _is_scalar(x):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000      # numpy scalars/arrays on the left defer to our operators
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
@@ -47,7 +47,6 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
-        self._retains_grad = False
 
     @staticmethod
     def _make(data, requires_grad, ctx):
@@ -56,7 +55,6 @@ class Tensor:
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
-        t._retains_grad = False
         return t
 
     # -------------------------------------------------------------- attributes
@@ -137,7 +135,8 @@ class Tensor:
 
     def retain_grad(self):
         """Keep .grad on this non-leaf tensor after backward, as PyTorch's retain_grad()."""
-        self._retains_grad = True
+        if self._ctx is not None:
+            self._ctx.retained = self
         return self
 
     def astype(self, dtype):
@@ -530,59 +529,68 @@ def _accumulate(leaf, g):
     leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 
-def _toposort(root):
-    """Non-leaf tensors reachable from root, inputs before outputs (iterative: no recursion limit)."""
-    order, seen = [], set()
-    stack = [(root, False)]
+_FREED = ("backward(): trying to backward through the graph a second time, but its saved arrays were freed by "
+          "the first backward; call the first backward(retain_graph=True) if you need to backward twice")
+
+
+def _toposort(root_fn):
+    """The op nodes reachable from root_fn, inputs before outputs (iterative DFS: no recursion limit)."""
+    if root_fn.inputs is None:
+        raise RuntimeError(_FREED)
+    order, seen = [], {root_fn}
+    stack = [(root_fn, iter(root_fn.inputs))]
     while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        inputs = t._ctx.inputs
-        if inputs is None:
-            raise RuntimeError("backward(): trying to backward through the graph a second time, but its saved "
-                               "arrays were freed by the first backward; call the first backward(retain_graph=True) "
-                               "if you need to backward twice")
-        for i in inputs:
-            if i._ctx is not None and id(i) not in seen:
-                stack.append((i, False))
+        fn, it = stack[-1]
+        for i in it:
+            c = i._ctx
+            if c is not None and c not in seen:
+                if c.inputs is None:
+                    raise RuntimeError(_FREED)
+                seen.add(c)
+                stack.append((c, iter(c.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(fn)
     return order
 
 
 def _run_backward(root, gradient, retain_graph):
-    order = _toposort(root)
-    grads = {id(root): gradient}
-    for t in reversed(order):
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
-        fn = t._ctx
-        if t._retains_grad:
-            t.grad = g if t.grad is None else t.grad + g
-        gin = fn.backward(g)
-        if not isinstance(gin, tuple):
-            gin = (gin,)
-        for inp, gi in zip(fn.inputs, gin):
-            if gi is None or not inp.requires_grad:
+    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out."""
+    order = _toposort(root._ctx)
+    root._ctx.grad_out = gradient
+    try:
+        for fn in reversed(order):
+            g = fn.grad_out
+            if g is None:
                 continue
-            if gi.data.shape != inp.data.shape:
-                gi = O.sum_to_shape(gi, inp.shape)
-            if inp._ctx is None:
-                if inp.grad is None and gi.data.dtype == inp.data.dtype:
-                    inp.grad = gi
+            fn.grad_out = None
+            if fn.retained is not None:           # t.retain_grad(): keep the non-leaf's gradient
+                t = fn.retained
+                t.grad = g if t.grad is None else t.grad + g
+            gin = fn.backward(g)
+            if not isinstance(gin, tuple):
+                gin = (gin,)
+            for inp, gi in zip(fn.inputs, gin):
+                if gi is None or not inp.requires_grad:
+                    continue
+                if gi.data.shape != inp.data.shape:
+                    gi = O.sum_to_shape(gi, inp.shape)
+                c = inp._ctx
+                if c is None:                     # a leaf: accumulate into .grad
+                    if inp.grad is None and gi.data.dtype == inp.data.dtype:
+                        inp.grad = gi
+                    else:
+                        _accumulate(inp, gi)
                 else:
-                    _accumulate(inp, gi)
-            else:
-                k = id(inp)
-                prev = grads.get(k)
-                grads[k] = gi if prev is None else prev + gi
-        if not retain_graph:
-            fn.release()
+                    c.grad_out = gi if c.grad_out is None else c.grad_out + gi
+            if not retain_graph:
+                fn.release()
+    except BaseException:
+        for fn in order:                          # leave no half-summed gradient behind
+            if fn.inputs is not None:
+                fn.grad_out = None
+        raise
 
 
 function._Tensor = Tensor
