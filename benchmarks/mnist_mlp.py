@@ -232,6 +232,20 @@ class TinygradLite:
     def after_epoch(self):
         self.rss.append(rss_mib())
 
+    def step_peak_mib(self):
+        """Peak bytes a single training step allocates (tracemalloc sees NumPy's buffers; CPU only)."""
+        import tracemalloc
+        xb, yb = next(iter(self.loader))
+        gc.collect()
+        tracemalloc.start()
+        loss = F.cross_entropy(self.model(xb), yb)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak / 2 ** 20
+
     def predict(self):
         with tl.no_grad():
             return self.model(self.x_test).argmax(axis=1).numpy()
@@ -437,7 +451,8 @@ def run_config(k, cfg, data, args, torch):
            "test_accuracy": {name: float((p == t_test).mean() * 100) for name, p in preds.items()},
            "prediction_agreement_with_ref": {name: float((p == preds[ref]).mean() * 100)
                                              for name, p in preds.items()},
-           "tl_rss_mib_per_epoch": impls[0].rss}
+           "tl_rss_mib_per_epoch": impls[0].rss,
+           "tl_step_peak_mib": impls[0].step_peak_mib() if args.device == "cpu" else None}
     med = res["seconds_per_epoch"]
     res["tl_over_ref"] = med["tl"] / med[ref]
     if "torch" in med:
@@ -485,7 +500,9 @@ def print_table(results, ref, have_torch):
         growth = rss[-1] - rss[0] if rss else 0.0
         last = rss[-1] - rss[-2] if len(rss) > 1 else 0.0
         print(f"  config {r['config']}: " + ", ".join(f"{x:.0f}" for x in rss)
-              + f"  (from epoch 1 to the end: {growth:+.1f} MiB; in the last epoch: {last:+.1f} MiB)")
+              + f"  (from epoch 1 to the end: {growth:+.1f} MiB; in the last epoch: {last:+.1f} MiB)"
+              + (f"; one step allocates at most {r['tl_step_peak_mib']:.2f} MiB at once"
+                 if r.get("tl_step_peak_mib") is not None else ""))
 
 
 def main(argv=None):
@@ -499,6 +516,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, metavar="N",
                     help="limit NumPy's BLAS (threadpoolctl) and torch to N threads each (default: the libraries' "
                          "own defaults, i.e. all cores); 1 gives steadier numbers on a busy shared machine")
+    ap.add_argument("--readme", action="store_true",
+                    help="write the table and the machine into README.md's generated 'benchmark' block")
     args = ap.parse_args(argv)
     try:
         configs = [int(c) for c in args.configs.split(",") if c.strip()]
@@ -557,7 +576,38 @@ def main(argv=None):
                "results": results, "peak_rss_mib": peak}
         Path(args.json).write_text(json.dumps(out, indent=2))
         print(f"wrote {args.json}")
+    if args.readme:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+        from docblock import replace_block
+        if replace_block(f"benchmark-{args.device}", markdown_table(results, ref, torch is not None, info, args)):
+            print(f"updated the benchmark-{args.device} block of README.md")
     return results
+
+
+def markdown_table(results, ref, have_torch, info, args):
+    """The results as the README shows them: the command, the machine, a row per config."""
+    blas = info["blas"][0] if isinstance(info["blas"], list) and info["blas"] else {}
+    threads = f"--threads {args.threads}" if args.threads else "default threads"
+    cmd = "python benchmarks/mnist_mlp.py " + " ".join(a for a in (sys.argv[1:]) if a != "--readme")
+    lines = [f"`{cmd.strip()}` on {time.strftime('%Y-%m-%d')}: {info.get('gpu') or info['cpu']}, "
+             f"{info['cores_usable']} cores, NumPy {info['numpy']} ({blas.get('internal_api', 'BLAS')} "
+             f"{blas.get('version', '')} {blas.get('architecture', '')}), "
+             + (f"torch {info['torch']}, " if have_torch else "") + f"{threads}; seconds per epoch, "
+             f"median of {args.epochs} epochs, load average {info['loadavg_start'][0]:.2f} at start.", "",
+             f"| config | tinygrad_lite | {ref} | " + ("torch | " if have_torch else "")
+             + f"tl / {ref} | " + ("tl / torch | " if have_torch else "") + "test accuracy tl / ref |",
+             "|---|---|---|" + ("---|" if have_torch else "") + "---|" + ("---|" if have_torch else "") + "---|"]
+    for r in results:
+        s, a, c = r["seconds_per_epoch"], r["test_accuracy"], CONFIGS[r["config"]]
+        row = f"| {r['config']}: {c['name']} | {s['tl']:.3f} | {s[ref]:.3f} | "
+        if have_torch:
+            row += f"{s['torch']:.3f} | "
+        row += f"{r['tl_over_ref']:.2f}x | "
+        if have_torch:
+            row += f"{r['tl_over_torch']:.2f}x | "
+        row += f"{a['tl']:.2f}% / {a[ref]:.2f}% |"
+        lines.append(row)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,13 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
     print(f"wrote {out} ({total:.0f} s in all)")
+    if not args.quick and args.out is None and args.only is None:     # a full default run: refresh the README
+        from docblock import replace_block
+        table = [ln for ln in lines if ln.startswith("|")]
+        summary = (f"Measured by `{cmd}` on {datetime.date.today().isoformat()} ({args.device}; "
+                   f"{machine(args.device)}; BLAS threads: {blas}); details in docs/reproduction.md.")
+        if replace_block("reproduction", "\n".join([summary, ""] + table)):
+            print("updated the reproduction table in README.md")
     if failures:
         print(f"below target: {', '.join(failures)}", file=sys.stderr)
         return 1 if not args.quick else 0
