@@ -9,7 +9,6 @@ import numpy as np
 from . import backend, function
 from . import ops as O
 from .backend import DeviceError, device_of, xp_of
-from .function import Function, is_grad_enabled, set_grad_enabled
 
 _new = object.__new__
 
@@ -176,11 +175,14 @@ class Tensor:
             if gradient.device != self.device:
                 raise DeviceError(f"backward(): gradient is on {gradient.device}, output on {self.device}")
         retain_graph = retain_graph or create_graph
-        with set_grad_enabled(create_graph):
+        token = function._grad_enabled.set(create_graph)   # grad mode for the backward pass itself
+        try:
             if self._ctx is None:        # a leaf: d(self)/d(self)
                 _accumulate(self, gradient)
-                return
-            _run_backward(self, gradient, retain_graph)
+            else:
+                _run_backward(self, gradient, retain_graph)
+        finally:
+            function._grad_enabled.reset(token)
 
     # -------------------------------------------------------------- operators
     def _binary(self, other, op, scalar_op, name):
