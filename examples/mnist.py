@@ -94,6 +94,13 @@ def build_parser(models):
 
 
 # ---------------------------------------------------------------- data
+def checkout_data_dir():
+    """A `shared/datasets` folder beside the checkout (this project's machines keep MNIST there), unless
+    $TINYGRAD_LITE_DATA says otherwise; None elsewhere (then the usual search and download)."""
+    beside = ROOT.parent / "shared" / "datasets"
+    return str(beside) if "TINYGRAD_LITE_DATA" not in os.environ and beside.is_dir() else None
+
+
 def load_data(args):
     """((X_train, y_train), (X_test, y_test), side, classes) as float32 (N, side*side) / int64."""
     if args.dataset == "digits":
@@ -103,7 +110,8 @@ def load_data(args):
         train, test = (X[order[:cut]], y[order[:cut]]), (X[order[cut:]], y[order[cut:]])
         side, classes = 8, [str(i) for i in range(10)]
     else:
-        train, test = tl.datasets.load_mnist(root=args.data_dir, name=args.dataset, download=args.download)
+        train, test = tl.datasets.load_mnist(root=args.data_dir or checkout_data_dir(), name=args.dataset,
+                                             download=args.download)
         side = 28
         classes = FASHION_CLASSES if args.dataset == "fashion-mnist" else [str(i) for i in range(10)]
     if args.limit is not None:
