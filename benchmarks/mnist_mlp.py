@@ -579,8 +579,10 @@ def main(argv=None):
     if args.readme:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
         from docblock import replace_block
-        if replace_block(f"benchmark-{args.device}", markdown_table(results, ref, torch is not None, info, args)):
-            print(f"updated the benchmark-{args.device} block of README.md")
+        block = f"benchmark-{args.device}" + ("" if args.threads == 1 or args.device == "gpu" else
+                                              f"-threads-{args.threads or 'default'}")
+        if replace_block(block, markdown_table(results, ref, torch is not None, info, args)):
+            print(f"updated the {block} block of README.md")
     return results
 
 

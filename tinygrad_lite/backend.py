@@ -141,13 +141,23 @@ def capturing() -> bool:
 
 # ---------------------------------------------------------------- array helpers with no common API
 def scatter_add(target, index, values):
-    """target[index] += values with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
+    """target[index] += values with repeated indices accumulating (np.add.at; CuPy's add.at or cupyx.scatter_add)."""
     if isinstance(target, np.ndarray):
         np.add.at(target, index, values)
-    else:
+    elif hasattr(_cupy.add, "at"):
+        _cupy.add.at(target, index, values)
+    else:                                     # older CuPy
         import cupyx
         cupyx.scatter_add(target, index, values)
     return target
+
+
+def ones(shape, dtype, like):
+    """An array of ones beside `like` (on the GPU a fill kernel: no host copy, safe in graph capture)."""
+    if isinstance(like, np.ndarray):
+        one = np.asarray(1, dtype=dtype)      # cheaper than np.ones for the usual 0-d loss
+        return one if shape == () else np.ones(shape, dtype=dtype)
+    return xp_of(like).ones(shape, dtype=dtype)
 
 
 # ---------------------------------------------------------------- random numbers

@@ -299,7 +299,8 @@ class Clip(Function):
         if hi is not None:
             mask &= a <= hi
         self.mask = mask
-        return xp.clip(a, lo, hi)
+        out = a if lo is None else xp.maximum(a, a.dtype.type(lo))
+        return out if hi is None else xp.minimum(out, a.dtype.type(hi))
 
     def backward(self, g):
         return g * _const(self.mask)

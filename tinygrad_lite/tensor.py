@@ -166,8 +166,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError(f"backward(): a gradient is implicit only for a one-element output; this one has "
                                    f"shape {self.shape}: call backward(gradient) or reduce it first (e.g. .sum())")
-            one = xp_of(self.data).asarray(1, dtype=self.dtype)
-            gradient = Tensor._make(one if self.ndim == 0 else one.reshape(self.shape), False, None)
+            gradient = Tensor._make(backend.ones(self.shape, self.dtype, self.data), False, None)
         else:
             gradient = gradient if isinstance(gradient, Tensor) else Tensor(gradient, device=self.device)
             if gradient.shape != self.shape:
