@@ -380,6 +380,12 @@ def _norm_axis(axis, ndim):
     return (axis % ndim,) if ndim else (axis,)
 
 
+def _drop_kept(array, axis):
+    """A keepdims=True reduction result without its reduced axes (an array, also when 0-d)."""
+    shape = tuple(s for i, s in enumerate(array.shape) if axis is not None and i not in axis)
+    return xp_of(array).asarray(array.reshape(shape))
+
+
 def _kept_shape(shape, axis):
     """The shape of a reduction's result with keepdims=True."""
     if axis is None:
@@ -407,8 +413,7 @@ class Max(Function):
         mask = (a == m)
         self.weights = mask / mask.sum(axis=axis, keepdims=True)
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
-        return m if keepdims else xp.asarray(m.reshape(tuple(s for i, s in enumerate(m.shape)
-                                                             if axis is not None and i not in axis)))
+        return m if keepdims else _drop_kept(m, axis)
 
     def backward(self, g):
         if not self.keepdims:
@@ -479,10 +484,7 @@ class LogSumExp(Function):
         m = xp.where(xp.isfinite(m), m, 0)
         out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
         self.lse = out
-        if keepdims:
-            return out
-        return xp.asarray(out.reshape(tuple(s for i, s in enumerate(out.shape)
-                                            if axis is not None and i not in axis)))
+        return out if keepdims else _drop_kept(out, axis)
 
     def backward(self, g):
         # the output stays in the graph under create_graph: d lse/dx = softmax depends on lse too
