@@ -187,9 +187,7 @@ def rng(device: str):
 
 def get_rng_state() -> dict:
     """A JSON-able description of the generators' states (cpu exactly; gpu when in use)."""
-    state = {"seed": _seed}
-    if "cpu" in _rngs or True:
-        state["cpu"] = rng("cpu").bit_generator.state
+    state = {"seed": _seed, "cpu": rng("cpu").bit_generator.state}
     if "gpu" in _rngs:
         bg = _rngs["gpu"].bit_generator
         st = getattr(bg, "state", None)

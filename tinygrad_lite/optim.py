@@ -171,6 +171,8 @@ class Adam(Optimizer):
         elif wd:
             g = g + wd * w
         if on_gpu:
+            if not hasattr(state["step"], "shape"):   # a step count loaded from a CPU checkpoint
+                state["step"] = xp_of(w).asarray(state["step"], dtype=np.float32)
             state["step"] += 1
             backend.adam_update_gpu(w, g, state["exp_avg"], state["exp_avg_sq"], state["step"], b1, b2, lr, eps)
             return

@@ -390,10 +390,6 @@ class Tensor:
     def __getitem__(self, index):
         return O.GetItem.apply(self, index=_index(index, self))
 
-    # Tensor-valued zeros_like helpers used by ops and modules
-    def zeros_like(self):
-        return Tensor._make(xp_of(self.data).zeros_like(self.data), False, None)
-
 
 # ------------------------------------------------------------------ module-level ops
 def _check_same_device(op, *tensors):
