@@ -544,3 +544,16 @@ def test_module_imports_are_light():
     allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
     assert top <= allowed, top - allowed
     assert "Tensor" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-labels-idx1-ubyte.gz").exists(),
+                    reason="Debian's dataset-fashion-mnist is not installed (apt-get install -y dataset-fashion-mnist)")
+def test_real_fashion_mnist_from_debian():
+    """The Debian package's files load, verified, with Fashion-MNIST's class balance."""
+    for train, n in ((True, 60000), (False, 10000)):
+        x, t = ds.fashion_mnist(root=str(DEBIAN_FASHION), train=train, download=False)
+        assert x.shape == (n, 28, 28) and x.dtype == np.uint8
+        assert np.bincount(t, minlength=10).tolist() == [n // 10] * 10
