@@ -14,7 +14,9 @@ recorded for other shapes. On the CPU (or where capture is unavailable) calls ru
 What a captured step cannot see change between replays: Python-side values (a learning
 rate changed by a scheduler, a flag), and host syncs inside the step (`.item()`) are not
 allowed while capturing. Adam keeps its step count on the device so bias correction
-advances under replay. Outputs are copies, safe to keep.
+advances under replay. Outputs are copies, safe to keep. The graph holds the device
+addresses of the parameters: `load_state_dict` copies in place and is safe, but moving the
+model (`model.to(...)`) after a capture needs a new `TinyJit`.
 """
 from __future__ import annotations
 
