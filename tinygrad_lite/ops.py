@@ -249,7 +249,10 @@ class Sigmoid(Function):
         if is_grad_enabled():   # create_graph: keep it differentiable
             return g * y * (1 - y)
         yd = y.data
-        return _const(g.data * yd * (1 - yd))
+        d = xp_of(yd).asarray(1 - yd)             # y (1 - y) g, in one buffer (an array also when 0-d)
+        d *= yd
+        d *= g.data
+        return _const(d)
 
 
 class Log1p(Function):

@@ -45,10 +45,11 @@ def dropout(x, p=0.5, training=True):
 def _labels(target, logits, op):
     """The target as an array on the logits' device, checked against the logits' shape."""
     t = target.data if isinstance(target, Tensor) else target
-    if not backend.is_array(t):
-        t = np.asarray(t)
-    if backend.device_of(t) != logits.device:
-        t = backend.to_device(t, logits.device)
+    if type(t) is not type(logits.data):     # a list, or an array on the other device
+        if not backend.is_array(t):
+            t = np.asarray(t)
+        if backend.device_of(t) != logits.device:
+            t = backend.to_device(t, logits.device)
     if logits.ndim != 2:
         raise ValueError(f"{op}: input must be (N, C), got shape {logits.shape}")
     n, c = logits.shape
