@@ -19,8 +19,8 @@ _make = None   # Tensor._make, set by tensor.py (ops.py is imported first)
 
 
 def _const(array):
-    """A Tensor holding a saved array; records no graph."""
-    return _make(array, False, None)
+    """A Tensor holding a saved array; records no graph (NumPy's 0-d scalars become arrays)."""
+    return _make(np.asarray(array) if isinstance(array, np.generic) else array, False, None)
 
 
 # ------------------------------------------------------------------ binary, broadcasting
