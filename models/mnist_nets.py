@@ -50,7 +50,7 @@ class MLP(nn.Sequential):
             for m in self:
                 if isinstance(m, nn.Linear):
                     w = backend.rng("cpu").standard_normal(m.weight.shape, dtype=np.float32)
-                    m.weight.data = (np.float32(weight_init_std) * w).astype(np.float32)
+                    m.weight.data[...] = np.float32(weight_init_std) * w     # in place: keeps Linear's layout
                     m.bias.data = np.zeros(m.bias.shape, dtype=np.float32)
         if device is not None:
             self.to(device)
