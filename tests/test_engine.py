@@ -487,3 +487,19 @@ def test_extreme_inputs_are_finite_and_warning_free(device, name, dtype):
         np.testing.assert_allclose(float(out), 1e4 + np.log(4.0), rtol=1e-6)  # four entries equal 1e4
     if name == "log_softmax":
         np.testing.assert_allclose(out[1], np.full(4, -np.log(4.0)), rtol=1e-5)
+
+
+def test_set_grad_enabled_as_context_and_decorator():
+    x = tl.Tensor([1.0, 2.0], requires_grad=True)
+
+    @tl.set_grad_enabled(False)
+    def off():
+        return (x * 2).requires_grad, tl.is_grad_enabled()
+
+    assert off() == (False, False)
+    assert tl.is_grad_enabled()
+    with tl.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with tl.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+    assert (x * 2).requires_grad

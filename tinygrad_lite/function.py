@@ -36,10 +36,15 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            token = _grad_enabled.set(mode)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _grad_enabled.reset(token)
         return wrapper
 
 
