@@ -658,3 +658,13 @@ def test_float_array_index_raises_index_error(device):
         x[np.array([0.0, 1.0])]
     with pytest.raises(IndexError):
         x[np.array([0.5])]
+
+
+def test_numpy_scalars_are_weak_like_python_scalars(device):
+    """float32 op np.float64 scalar stays float32 on either side (PyTorch's rule), and differentiates."""
+    x = tl.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True, device=device)
+    c = np.float64(2.0)
+    outs = [x * c, c * x, x - c, c - x, c / x, x / c, x ** c, c ** x, x + np.int64(3)]
+    assert all(o.dtype == np.float32 for o in outs), [o.dtype for o in outs]
+    sum(o.sum() for o in outs).backward()
+    assert x.grad.dtype == np.float32 and np.all(np.isfinite(x.grad.numpy()))

@@ -17,6 +17,16 @@ def _is_scalar(x):
     return isinstance(x, numbers.Number) and not isinstance(x, np.ndarray)
 
 
+def _scalar(x):
+    """x as a Python number when it is a real scalar, else None. NumPy scalars become Python
+    numbers so they stay weakly typed: float32 * np.float64(2) is float32, as in PyTorch."""
+    if isinstance(x, np.generic):             # (np.float64 is also a float: test it first)
+        return x.item() if x.dtype.kind in "biuf" else None
+    if isinstance(x, (int, float)):
+        return x
+    return None
+
+
 class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000      # numpy scalars/arrays on the left defer to our operators
@@ -189,8 +199,9 @@ class Tensor:
             if type(other.data) is not type(self.data):
                 _check_same_device(name, self, other)
             return op.apply(self, other)
-        if _is_scalar(other):
-            return scalar_op.apply(self, c=other)
+        c = _scalar(other)
+        if c is not None:
+            return scalar_op.apply(self, c=c)
         return op.apply(self, self._lift(other))
 
     def _lift(self, other):
@@ -211,13 +222,15 @@ class Tensor:
     __radd__ = __add__
 
     def __sub__(self, other):
-        if _is_scalar(other):
-            return O.AddScalar.apply(self, c=-other)
+        c = _scalar(other)
+        if c is not None:
+            return O.AddScalar.apply(self, c=-c)
         return self._binary(other, O.Sub, None, "sub")
 
     def __rsub__(self, other):
-        if _is_scalar(other):
-            return O.RSubScalar.apply(self, c=other)
+        c = _scalar(other)
+        if c is not None:
+            return O.RSubScalar.apply(self, c=c)
         return self._lift(other) - self
 
     def __mul__(self, other):
@@ -229,16 +242,18 @@ class Tensor:
         return self._binary(other, O.Div, O.DivScalar, "div")
 
     def __rtruediv__(self, other):
-        if _is_scalar(other):
-            return O.RDivScalar.apply(self, c=other)
+        c = _scalar(other)
+        if c is not None:
+            return O.RDivScalar.apply(self, c=c)
         return self._lift(other) / self
 
     def __pow__(self, other):
         return self._binary(other, O.Pow, O.PowScalar, "pow")
 
     def __rpow__(self, other):
-        if _is_scalar(other):
-            return O.RPowScalar.apply(self, c=other)
+        c = _scalar(other)
+        if c is not None:
+            return O.RPowScalar.apply(self, c=c)
         return self._lift(other) ** self
 
     def __neg__(self):
