@@ -277,3 +277,16 @@ def test_training_loop_on_device(device):
         loss.backward()
         assert loss.device == device
     assert all(p.grad.device == device for p in model.parameters())
+
+
+def test_tensor_dataset_batches_like_a_tuple():
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10)
+    a = list(DataLoader(tl.data.TensorDataset(tl.Tensor(X), tl.Tensor(y)), batch_size=4, shuffle=True, seed=3))
+    b = list(DataLoader((X, y), batch_size=4, shuffle=True, seed=3))
+    assert len(a) == len(b) == 3
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    with pytest.raises(ValueError, match="different lengths"):
+        tl.data.TensorDataset(tl.Tensor(X), tl.Tensor(y[:5]))

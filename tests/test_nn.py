@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_lite as tl
 from tinygrad_lite import nn
+from tinygrad_lite.nn import functional as F
 
 TORCH_REASON = "PyTorch is not installed: the comparisons with torch.nn are skipped"
 
@@ -479,3 +480,21 @@ def test_dropout_p_zero_and_invalid_p():
 def test_dropout_float64_keeps_dtype():
     y = nn.Dropout(0.5)(tl.Tensor(np.ones(100)))
     assert y.dtype == np.float64
+
+
+def test_loss_modules_match_functionals():
+    rng = np.random.default_rng(0)
+    logits = tl.Tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    labels = np.array([0, 2, 1, 2])
+    assert nn.CrossEntropyLoss()(logits, labels).item() == F.cross_entropy(logits, labels).item()
+    assert nn.CrossEntropyLoss(label_smoothing=0.1)(logits, labels).item() == \
+        F.cross_entropy(logits, labels, label_smoothing=0.1).item()
+    np.testing.assert_array_equal(nn.CrossEntropyLoss(reduction="none")(logits, labels).numpy(),
+                                  F.cross_entropy(logits, labels, reduction="none").numpy())
+    assert nn.NLLLoss()(logits.log_softmax(1), labels).item() == F.nll_loss(logits.log_softmax(1), labels).item()
+    p = logits.sigmoid()
+    t = (rng.random((4, 3)) > 0.5).astype(np.float32)
+    assert nn.MSELoss(reduction="sum")(p, t).item() == F.mse_loss(p, t, reduction="sum").item()
+    assert nn.BCELoss()(p, t).item() == F.binary_cross_entropy(p, t).item()
+    assert nn.BCEWithLogitsLoss()(logits, t).item() == F.binary_cross_entropy_with_logits(logits, t).item()
+    assert "reduction='sum'" in repr(nn.MSELoss(reduction="sum"))

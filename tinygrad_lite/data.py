@@ -7,6 +7,22 @@ from . import backend
 from .tensor import Tensor
 
 
+class TensorDataset:
+    """PyTorch's TensorDataset: columns of equal length; `DataLoader` batches it without per-sample work."""
+
+    def __init__(self, *tensors):
+        lengths = {len(t) for t in tensors}
+        if len(lengths) != 1:
+            raise ValueError(f"TensorDataset: the tensors have different lengths {[len(t) for t in tensors]}")
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+    def __getitem__(self, i):
+        return tuple(t[i] for t in self.tensors)
+
+
 class DataLoader:
     """Iterate over `dataset` in batches of Tensors.
 
@@ -29,6 +45,8 @@ class DataLoader:
         self.seed = seed
         self.epoch = 0
         self.single = False
+        if isinstance(dataset, TensorDataset):
+            dataset = dataset.tensors
         if isinstance(dataset, tuple) and dataset:        # columns, such as (X, y); lists become arrays
             self.arrays = [self._place(a) for a in dataset]
         elif _is_arraylike(dataset):

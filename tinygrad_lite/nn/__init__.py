@@ -1,4 +1,4 @@
-"""tl.nn: Module, layers and (as nn.functional) the functional API."""
+"""tl.nn: Module, layers, loss modules and (as nn.functional) the functional API."""
 from . import functional
-from .modules import (Dropout, Flatten, Identity, Linear, LogSoftmax, Module, ModuleList, Parameter, ReLU,
-                      Sequential, Sigmoid, Softmax, Tanh)
+from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, Identity, Linear, LogSoftmax,
+                      Module, ModuleList, MSELoss, NLLLoss, Parameter, ReLU, Sequential, Sigmoid, Softmax, Tanh)

@@ -294,3 +294,43 @@ class Flatten(Module):
 class Identity(Module):
     def forward(self, x):
         return x
+
+
+class _Loss(Module):
+    """A loss as a module (PyTorch's nn.*Loss): calls its functional with `reduction`."""
+    fn = None
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return self.fn(input, target, reduction=self.reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    def __init__(self, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    fn = staticmethod(F.nll_loss)
+
+
+class MSELoss(_Loss):
+    fn = staticmethod(F.mse_loss)
+
+
+class BCELoss(_Loss):
+    fn = staticmethod(F.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(_Loss):
+    fn = staticmethod(F.binary_cross_entropy_with_logits)
