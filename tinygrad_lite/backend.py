@@ -100,7 +100,12 @@ def xp_for(device: str):
 
 
 def is_array(x) -> bool:
-    return type(x) in _XP or isinstance(x, np.ndarray)
+    t = type(x)
+    if t in _XP or isinstance(x, np.ndarray):
+        return True
+    if t.__name__ == "ndarray" and t.__module__.startswith("cupy"):   # a CuPy array before we imported CuPy
+        return _load_cupy() is not None
+    return False
 
 
 def to_device(array, device: str):
