@@ -1,11 +1,14 @@
 """The README's quickstart runs and prints what the README says it prints; the package docstring's example too."""
 import contextlib
 import doctest
+import importlib
 import io
 import re
 from pathlib import Path
 
-import tinygrad_lite
+import pytest
+
+import tinygrad_lite  # noqa: F401
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -33,6 +36,8 @@ def test_quickstart_prints_what_the_readme_says():
     assert printed == "\n".join(expected), printed
 
 
-def test_package_docstring_example():
-    failures, tried = doctest.testmod(tinygrad_lite, verbose=False)[:2]
+@pytest.mark.parametrize("module", ["tinygrad_lite", "tinygrad_lite.tensor", "tinygrad_lite.gradcheck",
+                                    "tinygrad_lite.models.mnist_nets"])
+def test_docstring_examples(module):
+    failures, tried = doctest.testmod(importlib.import_module(module), verbose=False)[:2]
     assert tried > 0 and failures == 0

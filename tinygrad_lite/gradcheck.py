@@ -31,6 +31,11 @@ def _f(fn, inputs, upstream):
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=2000, n_directions=3):
     """Check the gradients of `fn(*inputs)` with respect to every input that requires grad.
 
+        >>> import tinygrad_lite as tl
+        >>> x = tl.randn(3, 4, requires_grad=True)
+        >>> tl.gradcheck(lambda t: (t * t).softmax(axis=1), x)
+        True
+
     Returns True, or raises GradcheckError naming the input, the element and both values.
     Inputs are copied to float64 first; fn may return a Tensor of any shape.
     """

@@ -28,6 +28,18 @@ def _scalar(x):
 
 
 class Tensor:
+    """An array on "cpu" (NumPy) or "gpu" (CuPy) that records the ops made with it.
+
+        >>> import tinygrad_lite as tl
+        >>> a = tl.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> y = (a.exp() * 2).log().sum(axis=1)       # log(2 e^a) = a + log 2, summed over rows
+        >>> y.backward(tl.Tensor([1.0, -1.0]))
+        >>> a.grad
+        tensor([[ 1.,  1.],
+                [-1., -1.]])
+        >>> a.dtype, y.shape, a.device
+        (dtype('float32'), (2,), 'cpu')
+    """
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000      # numpy scalars/arrays on the left defer to our operators
 
