@@ -89,6 +89,8 @@ def build_parser(models):
     p.add_argument("--out", default="runs/mnist", help="output folder (default: %(default)s)")
     p.add_argument("--limit", type=positive(int), metavar="N", help="train on the first N examples only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--jit", action="store_true",
+                   help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (matplotlib is then not needed)")
     return p
 
@@ -252,7 +254,8 @@ def run(args, models):
         extra = {"config": config_of(args, recipe, in_features, len(X))}
         history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
                       on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
-                      history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler)
+                      history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
+                      jit=args.jit)
     write_metrics(history, out)
 
     ev = evaluate(model, X_test, y_test)

@@ -98,7 +98,7 @@ def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy):
 
 def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cross_entropy, progress=True,
         on_epoch_end=None, checkpoint=None, start_epoch=0, history=None, max_steps=None,
-        eval_batch_size=1000, checkpoint_extra=None, scheduler=None):
+        eval_batch_size=1000, checkpoint_extra=None, scheduler=None, jit=False):
     """Train `model` for epochs start_epoch .. epochs-1 and return the history.
 
     - `train_loader`: a `tl.data.DataLoader` yielding (x, y) batches on the model's device.
@@ -111,6 +111,9 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
     - `checkpoint`: a path; after each epoch `tl.save_checkpoint(path, model, optimizer,
       epoch=<epochs done>, history=<history so far>, **checkpoint_extra)` is written.
     - `history`: the rows of the epochs already done (when resuming); new rows are appended.
+    - `jit`: run the step through `tl.TinyJit` (on the GPU a captured CUDA graph replayed each
+      step; the same eager step on the CPU). The learning rates are part of its key, so a
+      scheduler's new lr captures a new graph.
     - `scheduler`: an epoch scheduler (e.g. `tl.optim.MultiStepLR`), stepped after each epoch
       and set to `start_epoch` when resuming.
     - `max_steps`: stop after this many optimizer steps in all (counting the
@@ -139,7 +142,17 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
             from tqdm.auto import tqdm
         except ImportError:   # tqdm is optional: train without a bar
             tqdm = None
-    zero_grad, opt_step = optimizer.zero_grad, optimizer.step
+    def train_step(xb, yb, lrs=None):        # lrs: part of TinyJit's key, so a new lr is a new capture
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss, Tensor._make(xp.asarray(count_correct(out, yb)), False, None)
+
+    if jit:
+        from .capture import TinyJit
+        step_fn = TinyJit(train_step)
     for epoch in range(start_epoch, epochs):
         if max_steps is not None and step >= max_steps:
             break
@@ -153,15 +166,12 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
         report_every = max(1, n_batches // 20)
         backend.synchronize(dev)
         t0 = time.perf_counter()
+        lrs = tuple(g["lr"] for g in optimizer.param_groups)
         for i, (xb, yb) in enumerate(train_loader):
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            zero_grad()
-            loss.backward()
-            opt_step()
+            loss, right = step_fn(xb, yb, lrs) if jit else train_step(xb, yb)
             n = len(xb)
             loss_sum += loss.data * n
-            correct += count_correct(out, yb)
+            correct += right.data
             seen += n
             step += 1
             if bar is not None:
