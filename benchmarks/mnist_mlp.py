@@ -251,6 +251,31 @@ class TinygradLite:
             return self.model(self.x_test).argmax(axis=1).numpy()
 
 
+class TinygradLiteJit(TinygradLite):
+    """The same training step through tl.TinyJit: a CUDA graph replayed per step on the GPU
+    (on the CPU the eager step, so its figures there only check the plumbing)."""
+    name = "tl-jit"
+
+    def __init__(self, cfg, init, data, device):
+        super().__init__(cfg, init, data, device)
+        model, opt = self.model, self.opt
+
+        def step(xb, yb):
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.step = tl.TinyJit(step)
+
+    def train_epoch(self, epoch, perm):
+        self.loader.set_epoch(epoch)
+        for xb, yb in self.loader:
+            self.step(xb, yb)
+        tl.synchronize(self.device)
+
+
 # ---------------------------------------------------------------------------- hand-written NumPy / CuPy
 class Reference:
     """The same MLP by hand: weights stored (in, out) as in the tutorial, y = x @ W + b."""
@@ -422,6 +447,8 @@ def run_config(k, cfg, data, args, torch):
     impls = [TinygradLite(cfg, init, data, args.device), Reference(cfg, init, data, args.device)]
     if torch is not None:
         impls.append(Torch(cfg, init, data, args.device, torch))
+    if args.jit:
+        impls.append(TinygradLiteJit(cfg, init, data, args.device))
     # the shuffles match: the loader's first batch is x_train[perm[:batch]]
     xb, yb = impls[0].first_batch()
     p0 = epoch_permutation(n, SEED, 0)[:cfg["batch"]]
@@ -462,6 +489,10 @@ def run_config(k, cfg, data, args, torch):
     res["tl_over_ref_cpu"] = cpu["tl"] / cpu[ref]
     if "torch" in med:
         res["tl_over_torch"] = med["tl"] / med["torch"]
+    if "tl-jit" in med:
+        res["tl_jit_over_ref"] = med["tl-jit"] / med[ref]
+        if "torch" in med:
+            res["tl_jit_over_torch"] = med["tl-jit"] / med["torch"]
     return res
 
 
@@ -496,6 +527,12 @@ def print_table(results, ref, have_torch):
         spread = max(a.values()) - min(a.values())
         line += "  ok" if spread <= ACC_TOLERANCE else f"  DIFF ({spread:.2f} pp)"
         print(line)
+    for r in results:
+        if "tl_jit_over_ref" in r:
+            print(f"  config {r['config']} with tl.TinyJit: {r['seconds_per_epoch']['tl-jit']:.3f} s/epoch, "
+                  f"{r['tl_jit_over_ref']:.2f}x {ref}"
+                  + (f", {r['tl_jit_over_torch']:.2f}x torch" if "tl_jit_over_torch" in r else "")
+                  + f", test accuracy {r['test_accuracy']['tl-jit']:.2f}%")
     print(f"targets: tl/{ref} <= {TARGET_VS_NUMPY}x on every config; tl/torch <= "
           + ", ".join(f"{v}x (config {k})" for k, v in TARGET_VS_TORCH.items())
           + f"; accuracies within {ACC_TOLERANCE} pp. 'same pred': test predictions equal to {ref}'s.")
@@ -521,6 +558,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, metavar="N",
                     help="limit NumPy's BLAS (threadpoolctl) and torch to N threads each (default: the libraries' "
                          "own defaults, i.e. all cores); 1 gives steadier numbers on a busy shared machine")
+    ap.add_argument("--jit", action="store_true",
+                    help="also time tinygrad_lite's step through tl.TinyJit (CUDA-graph replay on the GPU)")
     ap.add_argument("--readme", action="store_true",
                     help="write the table and the machine into README.md's generated 'benchmark' block")
     args = ap.parse_args(argv)
