@@ -216,10 +216,6 @@ def set_rng_state(state: dict):
 
 
 # ---------------------------------------------------------------- dtypes
-def default_float():
-    return np.float32
-
-
 def result_dtype(array, scalar):
     """dtype of `array op scalar` with the scalar as a weak type (NEP 50): float32 stays float32."""
     if isinstance(scalar, bool):
@@ -232,13 +228,10 @@ def result_dtype(array, scalar):
 
 
 # ---------------------------------------------------------------- fused optimizer updates
-def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, scratch, key):
+def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, t):
     """In place on the CPU: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    w -= step_size * m / (sqrt(v) inv_bc2 + eps). Whole-array ufuncs into one reusable
-    scratch buffer (measured faster here than cache-sized chunks); any memory layout."""
-    t = scratch.get(key)
-    if t is None or t.shape != w.shape or t.strides != w.strides:
-        t = scratch[key] = np.empty_like(w)
+    w -= step_size * m / (sqrt(v) inv_bc2 + eps). Whole-array ufuncs into the scratch buffer
+    t, shaped like w (measured faster here than cache-sized chunks)."""
     m *= b1                                   # m = b1 m + (1 - b1) g
     np.multiply(g, 1 - b1, out=t)
     m += t

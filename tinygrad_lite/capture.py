@@ -84,8 +84,11 @@ class TinyJit:
 
 
 def _copy_out(out):
+    """Outputs the next replay will overwrite, copied: Tensors, arrays, and tuples/lists of them."""
     if isinstance(out, Tensor):
         return Tensor._make(out.data.copy(), False, None)
+    if backend.is_array(out):
+        return out.copy()
     if isinstance(out, (tuple, list)):
         return type(out)(_copy_out(o) for o in out)
     return out

@@ -411,7 +411,6 @@ class Max(Function):
     """max (or min, with sign=-1) over axes; tied maxima share the gradient evenly."""
 
     def forward(self, a, axis=None, keepdims=False, sign=1):
-        xp = xp_of(a)
         m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
         mask = (a == m)
         self.weights = mask / mask.sum(axis=axis, keepdims=True)

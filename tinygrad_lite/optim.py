@@ -48,6 +48,13 @@ class Optimizer:
     def _params(self):
         return [p for g in self.param_groups for p in g["params"]]
 
+    def _buffer(self, p):
+        """The parameter's reusable work buffer, shaped and laid out like its data."""
+        b = self._scratch.get(id(p))
+        if b is None or b.shape != p.data.shape or b.strides != p.data.strides or type(b) is not type(p.data):
+            b = self._scratch[id(p)] = xp_of(p.data).empty_like(p.data)
+        return b
+
     def zero_grad(self, set_to_none=True):
         for p in self._params():
             p.grad = None
@@ -116,9 +123,7 @@ class SGD(Optimizer):
         lr, mom, wd = group["lr"], group["momentum"], group["weight_decay"]
         w = p.data
         xp = xp_of(w)
-        s = self._scratch.get(id(p))
-        if s is None or s.shape != w.shape:
-            s = self._scratch[id(p)] = xp.empty_like(w)
+        s = self._buffer(p)
         if wd:                                    # g + wd w, in the scratch buffer
             xp.multiply(w, wd, out=s)
             s += g
@@ -181,7 +186,7 @@ class Adam(Optimizer):
         step_size = lr / (1 - b1 ** t)
         inv_bc2 = 1.0 / math.sqrt(1 - b2 ** t)
         backend.adam_update(w, g, state["exp_avg"], state["exp_avg_sq"], b1, b2, step_size, inv_bc2, eps,
-                            self._scratch, id(p))
+                            self._buffer(p))
 
 
 class AdamW(Adam):

@@ -13,10 +13,6 @@ from .backend import DeviceError, device_of, xp_of
 _new = object.__new__
 
 
-def _is_scalar(x):
-    return isinstance(x, numbers.Number) and not isinstance(x, np.ndarray)
-
-
 def _scalar(x):
     """x as a Python number when it is a real scalar, else None. NumPy scalars become Python
     numbers so they stay weakly typed: float32 * np.float64(2) is float32, as in PyTorch."""
@@ -220,8 +216,9 @@ class Tensor:
         """A constant Tensor for an array or scalar met in an op, on self's device and dtype."""
         if isinstance(other, Tensor):
             return other
-        arr = other if backend.is_array(other) else np.asarray(other, dtype=backend.result_dtype(self.data, other)
-                                                                if _is_scalar(other) else None)
+        c = _scalar(other)
+        arr = other if backend.is_array(other) else np.asarray(
+            other if c is None else c, dtype=None if c is None else backend.result_dtype(self.data, c))
         if arr.dtype == np.float64 and not backend.is_array(other) and self.dtype != np.float64:
             arr = arr.astype(self.dtype if self.dtype.kind == "f" else np.float32)
         if device_of(arr) != self.device:

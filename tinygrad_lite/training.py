@@ -148,7 +148,7 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return loss, Tensor._make(xp.asarray(count_correct(out, yb)), False, None)
+        return loss, count_correct(out, yb)
 
     if jit:
         from .capture import TinyJit
@@ -171,7 +171,7 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
             loss, right = step_fn(xb, yb, lrs) if jit else train_step(xb, yb)
             n = len(xb)
             loss_sum += loss.data * n
-            correct += right.data
+            correct += right
             seen += n
             step += 1
             if bar is not None:
