@@ -394,6 +394,45 @@ class Reference:
         return p if self.xp is np else self.xp.asnumpy(p)
 
 
+# ---------------------------------------------------------------------------- the GEMM floor
+class GemmFloor:
+    """Only the matrix products of an epoch, on the reference's BLAS (cuBLAS with --device gpu).
+
+    The same shapes and the same number of steps as training: per step x @ W for each layer,
+    h.T @ d for each weight gradient and d @ W.T for each layer but the first (its input needs
+    no gradient). Fixed arrays, no data gather, no elementwise work, no optimizer: what no
+    implementation of this math with dense float32 GEMMs can go below on this machine. It
+    shows how much of each epoch is left to the framework at all, and which targets sit below
+    the floor."""
+    name = "gemm"
+
+    def __init__(self, cfg, device, n):
+        xp = np if device == "cpu" else tl.backend.cupy_module()
+        self.xp, self.device, self.n, self.bs = xp, device, n, cfg["batch"]
+        rng = np.random.default_rng(SEED)
+        sizes = cfg["sizes"]
+        self.W = [xp.asarray(rng.standard_normal((a, b), dtype=np.float32) * 0.01)
+                  for a, b in zip(sizes[:-1], sizes[1:])]
+        self.x = {m: xp.asarray(rng.random((m, sizes[0]), dtype=np.float32))
+                  for m in {self.bs, n % self.bs or self.bs}}
+
+    def train_epoch(self, epoch, perm):
+        last = len(self.W) - 1
+        for s in range(0, self.n, self.bs):
+            h = self.x[min(self.bs, self.n - s)]
+            acts = [h]
+            for W in self.W:
+                h = h @ W
+                acts.append(h)
+            d = h
+            for i in range(last, -1, -1):
+                acts[i].T @ d
+                if i > 0:
+                    d = d @ self.W[i].T
+        if self.device == "gpu":
+            self.xp.cuda.get_current_stream().synchronize()
+
+
 # ---------------------------------------------------------------------------- PyTorch
 class Torch:
     name = "torch"
@@ -454,13 +493,15 @@ def run_config(k, cfg, data, args, torch):
     p0 = epoch_permutation(n, SEED, 0)[:cfg["batch"]]
     if not (np.array_equal(xb, data[0][p0]) and np.array_equal(yb, data[1][p0])):
         raise AssertionError("tl.data.DataLoader's shuffle differs from default_rng([seed, epoch]).permutation")
-    times = {im.name: [] for im in impls}
-    cpu_times = {im.name: [] for im in impls}   # process CPU time: what descheduling on a shared machine can't inflate
+    floor = GemmFloor(cfg, args.device, n)   # timed beside the others, trains nothing
+    timed = impls + [floor]
+    times = {im.name: [] for im in timed}
+    cpu_times = {im.name: [] for im in timed}   # process CPU time: what descheduling on a shared machine can't inflate
     print(f"\nconfig {k}: {cfg['name']}  ({-(-n // cfg['batch'])} steps/epoch)", flush=True)
     for epoch in range(args.epochs):
         perm = epoch_permutation(n, SEED, epoch)
         line = []
-        for im in impls:                      # interleaved: tl, numpy, torch, tl, numpy, torch, ...
+        for im in timed:                      # interleaved: tl, numpy, torch, gemm, tl, numpy, ...
             gc.collect()
             t0, c0 = time.perf_counter(), time.process_time()
             im.train_epoch(epoch, perm)
@@ -487,8 +528,14 @@ def run_config(k, cfg, data, args, torch):
     res["tl_over_ref"] = med["tl"] / med[ref]
     cpu = res["cpu_seconds_per_epoch"]
     res["tl_over_ref_cpu"] = cpu["tl"] / cpu[ref]
+    res["tl_over_gemm"] = med["tl"] / med["gemm"]
+    res["ref_over_gemm"] = med[ref] / med["gemm"]
     if "torch" in med:
         res["tl_over_torch"] = med["tl"] / med["torch"]
+        res["torch_over_gemm"] = med["torch"] / med["gemm"]
+        # the torch target as a time, and as a multiple of the GEMM floor: below 1.0 it is unreachable
+        res["torch_target_seconds"] = TARGET_VS_TORCH[k] * med["torch"]
+        res["torch_target_over_gemm"] = res["torch_target_seconds"] / med["gemm"]
     if "tl-jit" in med:
         res["tl_jit_over_ref"] = med["tl-jit"] / med[ref]
         if "torch" in med:
@@ -527,6 +574,9 @@ def print_table(results, ref, have_torch):
         spread = max(a.values()) - min(a.values())
         line += "  ok" if spread <= ACC_TOLERANCE else f"  DIFF ({spread:.2f} pp)"
         print(line)
+    print("GEMM floor (the matrix products alone, same shapes and steps, on the reference's BLAS):")
+    for r in results:
+        print("  " + floor_line(r, ref))
     for r in results:
         if "tl_jit_over_ref" in r:
             print(f"  config {r['config']} with tl.TinyJit: {r['seconds_per_epoch']['tl-jit']:.3f} s/epoch, "
@@ -545,6 +595,26 @@ def print_table(results, ref, have_torch):
               + f"  (from epoch 1 to the end: {growth:+.1f} MiB; in the last epoch: {last:+.1f} MiB)"
               + (f"; one step allocates at most {r['tl_step_peak_mib']:.2f} MiB at once"
                  if r.get("tl_step_peak_mib") is not None else ""))
+
+
+def floor_line(r, ref):
+    """One config's GEMM floor, how far above it each implementation is, and what the torch target leaves."""
+    s = r["seconds_per_epoch"]
+    steps = -(-60000 // r["batch"])
+    line = (f"config {r['config']}: {s['gemm']:.3f} s/epoch; tl {r['tl_over_gemm']:.2f}x, "
+            f"{ref} {r['ref_over_gemm']:.2f}x")
+    if "torch_target_seconds" in r:
+        line += f", torch {r['torch_over_gemm']:.2f}x of it"
+        spare = (r["torch_target_seconds"] - s["gemm"]) / steps * 1e6
+        ref_spare = (s[ref] - s["gemm"]) / steps * 1e6
+        line += (f"; tl/torch <= {TARGET_VS_TORCH[r['config']]}x means tl <= {r['torch_target_seconds']:.3f} s, "
+                 f"{r['torch_target_over_gemm']:.2f}x the floor")
+        if spare <= 0:
+            line += " (below the floor: out of reach with these GEMMs)"
+        else:
+            line += (f", {spare:.0f} us per step beside the GEMMs ({ref} spends {ref_spare:.0f} us "
+                     f"on the same non-GEMM work)")
+    return line
 
 
 def main(argv=None):
@@ -640,20 +710,25 @@ def markdown_table(results, ref, have_torch, info, args):
              f"{blas.get('version', '')} {blas.get('architecture', '')}), "
              + (f"torch {info['torch']}, " if have_torch else "") + f"{threads}; seconds per epoch, "
              f"median of {args.epochs} epochs, load average {info['loadavg_start'][0]:.2f} at start.", "",
-             f"| config | tinygrad_lite | {ref} | " + ("torch | " if have_torch else "")
+             f"| config | tinygrad_lite | {ref} | " + ("torch | " if have_torch else "") + "GEMM floor | "
              + f"tl / {ref} | tl / {ref} (CPU time) | " + ("tl / torch | " if have_torch else "")
              + "test accuracy tl / ref |",
-             "|---|---|---|" + ("---|" if have_torch else "") + "---|---|" + ("---|" if have_torch else "") + "---|"]
+             "|---|---|---|" + ("---|" if have_torch else "") + "---|---|---|" + ("---|" if have_torch else "")
+             + "---|"]
     for r in results:
         s, a, c = r["seconds_per_epoch"], r["test_accuracy"], CONFIGS[r["config"]]
         row = f"| {r['config']}: {c['name']} | {s['tl']:.3f} | {s[ref]:.3f} | "
         if have_torch:
             row += f"{s['torch']:.3f} | "
+        row += f"{s['gemm']:.3f} | "
         row += f"{r['tl_over_ref']:.2f}x | {r['tl_over_ref_cpu']:.2f}x | "
         if have_torch:
             row += f"{r['tl_over_torch']:.2f}x | "
         row += f"{a['tl']:.2f}% / {a[ref]:.2f}% |"
         lines.append(row)
+    lines += ["", "GEMM floor: the same matrix products alone (same shapes, same number of steps, no data "
+              "gather, no elementwise work, no optimizer), timed beside the others on the reference's BLAS."]
+    lines += ["- " + floor_line(r, ref) for r in results]
     return "\n".join(lines)
 
 
