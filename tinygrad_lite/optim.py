@@ -50,9 +50,9 @@ class Optimizer:
 
     def _buffer(self, p):
         """The parameter's reusable work buffer, shaped and laid out like its data."""
-        b = self._scratch.get(id(p))
-        if b is None or b.shape != p.data.shape or b.strides != p.data.strides or type(b) is not type(p.data):
-            b = self._scratch[id(p)] = xp_of(p.data).empty_like(p.data)
+        b, w = self._scratch.get(id(p)), p.data
+        if b is None or b.__class__ is not w.__class__ or b.shape != w.shape or b.strides != w.strides:
+            b = self._scratch[id(p)] = xp_of(w).empty_like(w)
         return b
 
     def zero_grad(self, set_to_none=True):
@@ -96,10 +96,15 @@ class Optimizer:
             self.state[id(p)] = new
 
     def step(self):
+        states, update = self.state, self._update
         for g in self.param_groups:
             for p in g["params"]:
-                if p.grad is not None:
-                    self._update(p, p.grad.data, g, self.state.setdefault(id(p), {}))
+                grad = p.grad
+                if grad is not None:
+                    st = states.get(id(p))
+                    if st is None:
+                        st = states[id(p)] = {}
+                    update(p, grad.data, g, st)
 
     def _update(self, p, grad, group, state):
         raise NotImplementedError
