@@ -702,7 +702,8 @@ def main(argv=None):
 
 def markdown_table(results, ref, have_torch, info, args):
     """The results as the README shows them: the command, the machine, a row per config."""
-    blas = info["blas"][0] if isinstance(info["blas"], list) and info["blas"] else {}
+    libs = info["blas"] if isinstance(info["blas"], list) else []
+    blas = next((d for d in libs if d.get("internal_api") != "openmp"), {})   # NumPy's BLAS, not torch's OpenMP
     threads = f"--threads {args.threads}" if args.threads else "default threads"
     cmd = "python benchmarks/mnist_mlp.py " + " ".join(a for a in (sys.argv[1:]) if a != "--readme")
     lines = [f"`{cmd.strip()}` on {time.strftime('%Y-%m-%d')}: {info.get('gpu') or info['cpu']}, "
