@@ -516,6 +516,7 @@ def run_config(k, cfg, data, args, torch):
     preds = {im.name: im.predict() for im in impls}
     ref = impls[1].name
     res = {"config": k, "name": cfg["name"], "epochs": args.epochs, "batch": cfg["batch"],
+           "steps_per_epoch": -(-n // cfg["batch"]),
            "seconds_per_epoch": {name: statistics.median(v) for name, v in times.items()},
            "cpu_seconds_per_epoch": {name: statistics.median(v) for name, v in cpu_times.items()},
            "epoch_seconds": times,
@@ -600,7 +601,7 @@ def print_table(results, ref, have_torch):
 def floor_line(r, ref):
     """One config's GEMM floor, how far above it each implementation is, and what the torch target leaves."""
     s = r["seconds_per_epoch"]
-    steps = -(-60000 // r["batch"])
+    steps = r["steps_per_epoch"]
     line = (f"config {r['config']}: {s['gemm']:.3f} s/epoch; tl {r['tl_over_gemm']:.2f}x, "
             f"{ref} {r['ref_over_gemm']:.2f}x")
     if "torch_target_seconds" in r:
