@@ -107,8 +107,7 @@ class Function:
 
     def release(self):
         """Drop the inputs and saved arrays: the graph behind this node is freed."""
-        self.__dict__.clear()
-        self.inputs = None
+        self.__dict__.clear()                     # inputs, grad_out, ... fall back to the class's None
 
     def __repr__(self):
         return f"<{type(self).__name__}>"

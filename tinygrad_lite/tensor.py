@@ -580,23 +580,23 @@ def _run_backward(root, gradient, retain_graph):
     """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out."""
     order = _toposort(root._ctx)
     root._ctx.grad_out = gradient
+    sum_to_shape = O.sum_to_shape
     try:
         for fn in reversed(order):
             g = fn.grad_out
             if g is None:
                 continue
-            fn.grad_out = None
             if fn.retained is not None:           # t.retain_grad(): keep the non-leaf's gradient
                 t = fn.retained
                 t.grad = g if t.grad is None else t.grad + g
             gin = fn.backward(g)
-            if not isinstance(gin, tuple):
+            if gin.__class__ is not tuple:
                 gin = (gin,)
             for inp, gi in zip(fn.inputs, gin):
                 if gi is None or not inp.requires_grad:
                     continue
                 if gi.data.shape != inp.data.shape:
-                    gi = O.sum_to_shape(gi, inp.shape)
+                    gi = sum_to_shape(gi, inp.shape)
                 c = inp._ctx
                 if c is None:                     # a leaf: accumulate into .grad
                     if inp.grad is None and gi.data.dtype == inp.data.dtype:
@@ -605,8 +605,10 @@ def _run_backward(root, gradient, retain_graph):
                         _accumulate(inp, gi)
                 else:
                     c.grad_out = gi if c.grad_out is None else c.grad_out + gi
-            if not retain_graph:
-                fn.release()
+            if retain_graph:
+                fn.grad_out = None
+            else:
+                fn.release()                      # (drops grad_out with the rest)
     except BaseException:
         for fn in order:                          # leave no half-summed gradient behind
             if fn.inputs is not None:
