@@ -220,6 +220,21 @@ def test_shuffle_does_not_touch_the_global_rng():
     np.testing.assert_array_equal(tl.rand(5).numpy(), expected)
 
 
+def test_unseeded_loader_draws_a_new_order_each_pass_from_the_global_rng():
+    X, y = _xy(30)
+    tl.manual_seed(3)
+    loader = DataLoader((X, y), batch_size=30, shuffle=True)
+    first, second = _labels(loader), _labels(loader)
+    assert first != second                                     # a fresh shuffle per epoch
+    tl.manual_seed(3)
+    assert _labels(loader) == first                            # from tl's generator, as torch's loader
+    tl.manual_seed(3)
+    expected = tl.rand(3).numpy()
+    tl.manual_seed(3)
+    list(loader)
+    assert not np.array_equal(tl.rand(3).numpy(), expected)   # the pass consumed from the generator
+
+
 def test_unseeded_loader_follows_manual_seed():
     X, y = _xy(30)
     tl.manual_seed(11)

@@ -37,8 +37,8 @@ OPTIMIZERS = {
 }
 
 
-def _loader(X, y, device=None):
-    return tl.data.DataLoader((X, y), batch_size=32, shuffle=True, seed=1234, device=device)
+def _loader(X, y, device=None, seed=1234):
+    return tl.data.DataLoader((X, y), batch_size=32, shuffle=True, seed=seed, device=device)
 
 
 def _train(model, opt, loader, epochs):
@@ -54,17 +54,17 @@ def _weights(model):
     return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _straight_through(name, X, y, epochs=4, device="cpu"):
+def _straight_through(name, X, y, epochs=4, device="cpu", loader_seed=1234):
     model = _model(seed=0).to(device)
     opt = OPTIMIZERS[name](model.parameters())
-    _train(model, opt, _loader(X, y, device), epochs)
+    _train(model, opt, _loader(X, y, device, loader_seed), epochs)
     return _weights(model)
 
 
-def _interrupted(name, X, y, path, restore_rng=True, device="cpu"):
+def _interrupted(name, X, y, path, restore_rng=True, device="cpu", loader_seed=1234):
     model = _model(seed=0).to(device)
     opt = OPTIMIZERS[name](model.parameters())
-    loader = _loader(X, y, device)
+    loader = _loader(X, y, device, loader_seed)
     _train(model, opt, loader, 2)
     tl.save_checkpoint(path, model=model, optimizer=opt, epoch=2)
     at_save = _weights(model)
@@ -78,7 +78,7 @@ def _interrupted(name, X, y, path, restore_rng=True, device="cpu"):
     assert all(p.device == device for p in model.parameters())
     for k, v in _weights(model).items():
         np.testing.assert_array_equal(v, at_save[k])
-    loader = _loader(X, y, device)
+    loader = _loader(X, y, device, loader_seed)
     loader.set_epoch(info["epoch"])
     _train(model, opt, loader, 2)
     return _weights(model)
@@ -104,6 +104,19 @@ def test_resume_on_device_equals_uninterrupted(device, name, tmp_path):
     resumed = _interrupted(name, X, y, tmp_path / "ckpt.safetensors", device=device)
     for k in straight:
         np.testing.assert_array_equal(resumed[k], straight[k], err_msg=f"{k} differs after resuming on {device}")
+
+
+def test_resume_with_an_unseeded_loader_equals_uninterrupted(tmp_path):
+    """Without a seed the loader shuffles from tl's generator (as PyTorch's does from torch's), whose
+    state the checkpoint holds: resuming in a process seeded differently still replays the same batches."""
+    X, y = _data()
+    straight = _straight_through("adam", X, y, loader_seed=None)
+    resumed = _interrupted("adam", X, y, tmp_path / "ckpt.safetensors", loader_seed=None)
+    for k in straight:
+        np.testing.assert_array_equal(resumed[k], straight[k], err_msg=f"{k} differs after resuming")
+    # and the order really came from the generator: without its state the run diverges
+    diverged = _interrupted("adam", X, y, tmp_path / "ckpt2.safetensors", restore_rng=False, loader_seed=None)
+    assert any(not np.array_equal(diverged[k], straight[k]) for k in straight)
 
 
 def test_resume_without_the_rng_state_diverges(tmp_path):

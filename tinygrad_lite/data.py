@@ -28,11 +28,15 @@ class DataLoader:
 
     `dataset` is an array, a tuple of columns of equal length such as `(X, y)` (arrays,
     Tensors or lists), or anything with `__len__` and `__getitem__` returning a sample or a
-    tuple of fields (a list of samples, as in PyTorch). Without `seed`, the seed is drawn from
-    tl.manual_seed's generator: pass one to resume a run exactly.
+    tuple of fields (a list of samples, as in PyTorch).
     Arrays are moved to `device` once, so batches on the GPU need no host copy.
-    Shuffling uses its own generator: epoch e is shuffled by `default_rng([seed, e])`,
-    so a run resumed at epoch e (`set_epoch(e)`) sees the same batches as an uninterrupted one.
+    Shuffling:
+    - with `seed`, the loader uses its own generator: epoch e is shuffled by
+      `default_rng([seed, e])`, so a run resumed at epoch e (`set_epoch(e)`) sees the same
+      batches as an uninterrupted one, and tl's global generator is left alone;
+    - without `seed`, as in PyTorch, each pass draws its order from tl's CPU generator
+      (`tl.manual_seed`): a checkpoint saves that generator's state, so a run resumed with
+      `tl.load_checkpoint` sees the same batches too (`set_epoch` is then not needed).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device=None):
@@ -40,8 +44,6 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         self.device = backend.canonical_device(device) if device is not None else None
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        if seed is None:
-            seed = int(backend.rng("cpu").integers(2 ** 63))
         self.seed = seed
         self.epoch = 0
         self.single = False
@@ -85,6 +87,8 @@ class DataLoader:
     def _order(self):
         if not self.shuffle:
             return None
+        if self.seed is None:                     # PyTorch's way: the global generator, state in checkpoints
+            return backend.rng("cpu").permutation(self.n)
         return np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
 
     def __iter__(self):
