@@ -273,3 +273,47 @@ def test_max_elements_switches_to_directional_check(device):
     assert tl.gradcheck(lambda a: a.exp().sum(axis=0), x, max_elements=5) is True
     with pytest.raises(tl.GradcheckError):
         tl.gradcheck(lambda a: BadSoftmax.apply(a), _t(A34, device), max_elements=5)
+
+
+# --------------------------------------------------------------------------- #
+# kinks: a failure caused by a non-differentiable point says so
+# --------------------------------------------------------------------------- #
+class ScaledExpBackward(tl.Function):
+    """exp(3x) whose backward is 10% short: wrong, on a smooth function with strong curvature."""
+
+    def forward(self, a):
+        self.y = xp_of(a).exp(3 * a)
+        return self.y
+
+    def backward(self, g):
+        return g * like(2.7 * self.y, g)
+
+
+@pytest.mark.parametrize("op, at", [("relu", 0.0), ("abs", 3e-8)])   # (abs exactly at 0 is symmetric: it passes)
+def test_kink_at_the_input_raises_nondifferentiable_error(device, op, at):
+    x = _t(np.array([[0.7, at, -0.4]]), device)           # element (0, 1) sits on (or within 1e-7 of) the kink
+    with pytest.raises(tl.NondifferentiableError) as ei:
+        tl.gradcheck(lambda t: getattr(t, op)(), x)
+    msg = str(ei.value)
+    assert "element (0, 1)" in msg and "not differentiable" in msg, msg
+    assert isinstance(ei.value, tl.GradcheckError)          # callers catching GradcheckError still catch it
+
+
+def test_kink_between_the_fine_and_coarse_step_passes(device):
+    # relu's kink 5e-7 away: the eps=1e-6 central difference straddles it, the 1e-7 one does not
+    x = _t(np.array([0.5, 5e-7, -5e-7, -0.5]), device)
+    assert tl.gradcheck(lambda t: t.relu(), x) is True
+
+
+def test_wrong_gradient_of_a_curved_smooth_function_is_not_called_a_kink(device):
+    x = _t(np.array([0.9, 1.1, 1.3]), device)
+    with pytest.raises(tl.GradcheckError) as ei:
+        tl.gradcheck(lambda t: ScaledExpBackward.apply(t), x)
+    assert type(ei.value) is tl.GradcheckError, str(ei.value)
+    assert "analytic" in str(ei.value) and "numeric" in str(ei.value)
+
+
+def test_kink_in_the_directional_check_raises_nondifferentiable_error(device):
+    x = _t(np.zeros(64), device)                            # every element on relu's kink
+    with pytest.raises(tl.NondifferentiableError, match="directional derivative"):
+        tl.gradcheck(lambda t: t.relu(), x, max_elements=10)

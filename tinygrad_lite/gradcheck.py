@@ -3,6 +3,8 @@
 The upstream gradient is random (never all ones: softmax's gradient under an
 all-ones upstream is zero, so such a check passes a broken backward). Small inputs
 are checked element by element; large ones by random directional derivatives.
+When a check fails where fn has a kink (relu or abs at 0, max at a tie: the one-sided
+differences disagree), the error says so: no gradient is right at such a point.
 """
 from __future__ import annotations
 
@@ -14,6 +16,11 @@ from .tensor import Tensor
 
 class GradcheckError(AssertionError):
     """The analytic gradient disagrees with the numeric one."""
+
+
+class NondifferentiableError(GradcheckError):
+    """fn is not differentiable within eps of the input (its left and right derivatives differ), so the
+    check cannot judge the gradient there: move the input away from the kink (Chainer's check does the same)."""
 
 
 def _to64(x):
@@ -36,8 +43,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
         >>> tl.gradcheck(lambda t: (t * t).softmax(axis=1), x)
         True
 
-    Returns True, or raises GradcheckError naming the input, the element and both values.
-    Inputs are copied to float64 first; fn may return a Tensor of any shape.
+    Returns True, or raises GradcheckError naming the input, the element and both values;
+    NondifferentiableError (a GradcheckError) where the failure comes from a kink of fn within
+    eps of the input. Inputs are copied to float64 first; fn may return a Tensor of any shape.
     """
     xs = [_to64(x) for x in inputs]
     wrt = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
@@ -65,11 +73,32 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
         for i in wrt:
             xs[i].grad = None       # fn may call backward itself: start the numeric passes clean
     total = sum(xs[i].size for i in wrt)
+    f0 = _f(fn, xs, upstream)       # the unshifted value, for the one-sided differences of a failed check
 
-    def check(what, a, n):
-        if not abs(a - n) <= atol + rtol * abs(n):
-            raise GradcheckError(f"gradcheck: {what}: analytic {a:.8g} != numeric {n:.8g} "
-                                 f"(|diff| {abs(a - n):.3g} > atol {atol} + rtol {rtol} * |numeric|)")
+    def close(a, n):
+        return abs(a - n) <= atol + rtol * abs(n)
+
+    def check(what, a, at):
+        """at(s): <upstream, fn> with the tested element (or direction) moved by s."""
+        fp, fm = at(eps), at(-eps)
+        n = (fp - fm) / (2 * eps)
+        if close(a, n):
+            return
+        left, right = (f0 - fm) / eps, (fp - f0) / eps
+        if not close(left, right):               # the one-sided derivatives disagree: a kink near x?
+            h = eps / 10
+            fp2, fm2 = at(h), at(-h)
+            if close(a, (fp2 - fm2) / (2 * h)):  # the kink lies between h and eps: the finer step is smooth
+                return
+            left2, right2 = (f0 - fm2) / h, (fp2 - f0) / h
+            if abs(left2 - right2) > 0.5 * abs(left - right):   # smooth functions' gap shrinks with the step
+                raise NondifferentiableError(
+                    f"gradcheck: {what}: fn is not differentiable here (a kink within eps={eps:g}: left "
+                    f"derivative {left2:.8g}, right derivative {right2:.8g}), so no gradient can be checked at "
+                    f"this point (analytic {a:.8g}); move the input away from the kink (relu or abs at 0, "
+                    f"max at a tie)")
+        raise GradcheckError(f"gradcheck: {what}: analytic {a:.8g} != numeric {n:.8g} "
+                             f"(|diff| {abs(a - n):.3g} > atol {atol} + rtol {rtol} * |numeric|)")
 
     if total <= max_elements:
         for i in wrt:
@@ -77,14 +106,16 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
             flat = x.data.reshape(-1)       # a view: perturb in place
             for k in range(x.size):
                 old = flat[k].item()
-                flat[k] = old + eps
-                fp = _f(fn, xs, upstream)
-                flat[k] = old - eps
-                fm = _f(fn, xs, upstream)
-                flat[k] = old
-                numeric = (fp - fm) / (2 * eps)
+
+                def at(s):
+                    flat[k] = old + s
+                    try:
+                        return _f(fn, xs, upstream)
+                    finally:
+                        flat[k] = old
+
                 idx = np.unravel_index(k, x.shape) if x.ndim else ()
-                check(f"input {i}, element {tuple(int(j) for j in idx)}", analytic[i].reshape(-1)[k], numeric)
+                check(f"input {i}, element {tuple(int(j) for j in idx)}", analytic[i].reshape(-1)[k], at)
         return True
 
     for d in range(n_directions):
@@ -94,11 +125,12 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
         def shifted(s):
             for i in wrt:
                 xs[i].data[...] = base[i] + s * backend.to_device(dirs[i], xs[i].device)
-            return _f(fn, xs, upstream)
+            try:
+                return _f(fn, xs, upstream)
+            finally:
+                for i in wrt:
+                    xs[i].data[...] = base[i]
 
-        numeric = (shifted(eps) - shifted(-eps)) / (2 * eps)
-        for i in wrt:
-            xs[i].data[...] = base[i]
         a = sum(float((analytic[i] * dirs[i]).sum()) for i in wrt)
-        check(f"directional derivative {d} (inputs {wrt}, random direction)", a, numeric)
+        check(f"directional derivative {d} (inputs {wrt}, random direction)", a, shifted)
     return True
