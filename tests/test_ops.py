@@ -668,3 +668,43 @@ def test_numpy_scalars_are_weak_like_python_scalars(device):
     assert all(o.dtype == np.float32 for o in outs), [o.dtype for o in outs]
     sum(o.sum() for o in outs).backward()
     assert x.grad.dtype == np.float32 and np.all(np.isfinite(x.grad.numpy()))
+
+
+# --------------------------------------------------------------------------- axes out of range
+# NumPy-style modulo would silently reduce or insert along the wrong axis: an out-of-range axis is an
+# error naming the op and the valid range, as in PyTorch.
+@pytest.mark.parametrize("call, op, expected", [
+    (lambda t: t.sum(axis=2), "sum", "-2 to 1"),
+    (lambda t: t.sum(axis=-3), "sum", "-2 to 1"),
+    (lambda t: t.mean(dim=2), "mean", "-2 to 1"),
+    (lambda t: t.max(axis=5), "max", "-2 to 1"),
+    (lambda t: t.min(axis=2), "min", "-2 to 1"),
+    (lambda t: t.var(axis=2), "var", "-2 to 1"),
+    (lambda t: t.logsumexp(axis=2), "logsumexp", "-2 to 1"),
+    (lambda t: t.unsqueeze(3), "unsqueeze", "-3 to 2"),
+    (lambda t: t.squeeze(2), "squeeze", "-2 to 1"),
+    (lambda t: t.swapaxes(0, 2), "swapaxes", "-2 to 1"),
+    (lambda t: t.flatten(0, 2), "flatten", "-2 to 1"),
+    (lambda t: tl.stack([t, t], axis=3), "stack", "-3 to 2"),
+])
+def test_axis_out_of_range_raises(device, call, op, expected):
+    t = tl.Tensor(np.ones((3, 4), dtype=np.float32), device=device)
+    with pytest.raises(IndexError, match=rf"^{op}: axis -?\d+ is out of range for a tensor with 2 dimensions "
+                                         rf"\(expected {expected}\)"):
+        call(t)
+
+
+def test_axis_named_twice_and_inverted_flatten_raise(device):
+    t = tl.Tensor(np.ones((3, 4), dtype=np.float32), device=device)
+    with pytest.raises(ValueError, match=r"sum: axis \(0, -2\) names an axis twice"):
+        t.sum(axis=(0, -2))
+    with pytest.raises(ValueError, match="flatten: start_dim 1 comes after end_dim 0"):
+        t.flatten(1, 0)
+
+
+def test_axes_in_range_still_work_from_both_ends(device):
+    t = tl.Tensor(np.arange(12, dtype=np.float32).reshape(3, 4), device=device)
+    assert t.sum(axis=-2).shape == (4,) and t.sum(axis=1).shape == (3,)
+    assert t.unsqueeze(-3).shape == (1, 3, 4) and t.unsqueeze(2).shape == (3, 4, 1)
+    assert tl.stack([t, t], axis=-1).shape == (3, 4, 2)
+    assert tl.Tensor(2.0, device=device).squeeze(0).shape == ()

@@ -375,12 +375,27 @@ class Linear(Function):
 
 
 # ------------------------------------------------------------------ reductions
-def _norm_axis(axis, ndim):
+def axis_index(axis, ndim, op, new=0):
+    """`axis` as an index in [0, ndim + new) (`new` axes being inserted, as by unsqueeze); out of range
+    is an error, never wrapped around, as in PyTorch."""
+    n = ndim + new
+    if not -n <= axis < n:
+        raise IndexError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimension"
+                         f"{'' if ndim == 1 else 's'} (expected {-n} to {n - 1})")
+    return axis % n
+
+
+def _norm_axis(axis, ndim, op="reduce"):
+    """A reduction's axis as a sorted tuple of indices (None: all); 0-d arrays are left to NumPy."""
     if axis is None:
         return None
-    if isinstance(axis, (list, tuple)):
-        return tuple(sorted(a % ndim if ndim else a for a in axis))
-    return (axis % ndim,) if ndim else (axis,)
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if not ndim:
+        return axes
+    out = tuple(sorted(axis_index(a, ndim, op) for a in axes))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis} names an axis twice")
+    return out
 
 
 def _drop_kept(array, axis):

@@ -317,25 +317,25 @@ class Tensor:
     clamp = clip
 
     # -------------------------------------------------------------- reductions
-    def _axis(self, axis, dim):
-        return O._norm_axis(dim if dim is not None else axis, self.ndim)
+    def _axis(self, axis, dim, op):
+        return O._norm_axis(dim if dim is not None else axis, self.ndim, op)
 
     def sum(self, axis=None, keepdims=False, *, dim=None):
-        return O.Sum.apply(self, axis=self._axis(axis, dim), keepdims=keepdims)
+        return O.Sum.apply(self, axis=self._axis(axis, dim, "sum"), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False, *, dim=None):
-        ax = self._axis(axis, dim)
+        ax = self._axis(axis, dim, "mean")
         n = self.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
         return O.Sum.apply(self, axis=ax, keepdims=keepdims) * (1.0 / n)
 
     def max(self, axis=None, keepdims=False, *, dim=None):
-        return O.Max.apply(self, axis=self._axis(axis, dim), keepdims=keepdims, sign=1)
+        return O.Max.apply(self, axis=self._axis(axis, dim, "max"), keepdims=keepdims, sign=1)
 
     def min(self, axis=None, keepdims=False, *, dim=None):
-        return O.Max.apply(self, axis=self._axis(axis, dim), keepdims=keepdims, sign=-1)
+        return O.Max.apply(self, axis=self._axis(axis, dim, "min"), keepdims=keepdims, sign=-1)
 
     def var(self, axis=None, keepdims=False, ddof=0, *, dim=None):
-        ax = self._axis(axis, dim)
+        ax = self._axis(axis, dim, "var")
         n = self.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
         d = self - self.mean(axis=ax, keepdims=True)
         return (d * d).sum(axis=ax, keepdims=keepdims) * (1.0 / max(n - ddof, 0) if n - ddof > 0 else float("nan"))
@@ -350,7 +350,7 @@ class Tensor:
         return O.LogSoftmax.apply(self, axis=dim if dim is not None else axis)
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None):
-        return O.LogSumExp.apply(self, axis=self._axis(axis, dim), keepdims=keepdims)
+        return O.LogSumExp.apply(self, axis=self._axis(axis, dim, "logsumexp"), keepdims=keepdims)
 
     # -------------------------------------------------------------- shapes
     def reshape(self, *shape):
@@ -368,10 +368,11 @@ class Tensor:
             axes = tuple(range(self.ndim))[::-1]
         elif len(axes) == 2 and self.ndim != 2:     # PyTorch's transpose(dim0, dim1)
             perm = list(range(self.ndim))
-            a, b = axes[0] % self.ndim, axes[1] % self.ndim
+            a, b = O.axis_index(axes[0], self.ndim, "transpose"), O.axis_index(axes[1], self.ndim, "transpose")
             perm[a], perm[b] = perm[b], perm[a]
             axes = tuple(perm)
-        if len(axes) != self.ndim or sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
+        if len(axes) != self.ndim or sorted(a % self.ndim if -self.ndim <= a < self.ndim else a
+                                            for a in axes) != list(range(self.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of shape {self.shape}")
         return O.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
 
@@ -380,6 +381,7 @@ class Tensor:
         return self.transpose()
 
     def swapaxes(self, a, b):
+        a, b = O.axis_index(a, self.ndim, "swapaxes"), O.axis_index(b, self.ndim, "swapaxes")
         perm = list(range(self.ndim))
         perm[a], perm[b] = perm[b], perm[a]
         return self.transpose(tuple(perm))
@@ -387,18 +389,22 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
+        s, e = O.axis_index(start_dim, self.ndim, "flatten"), O.axis_index(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
         shape = self.shape[:s] + (int(np.prod(self.shape[s:e + 1])),) + self.shape[e + 1:]
         return self.reshape(shape)
 
     def unsqueeze(self, axis):
-        axis = axis % (self.ndim + 1)
+        axis = O.axis_index(axis, self.ndim, "unsqueeze", new=1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     def squeeze(self, axis=None):
+        if self.ndim == 0:
+            return self
         if axis is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        axis = axis % self.ndim
+        axis = O.axis_index(axis, self.ndim, "squeeze")
         if self.shape[axis] != 1:
             return self
         return self.reshape(self.shape[:axis] + self.shape[axis + 1:])
@@ -512,6 +518,7 @@ def stack(tensors, axis=0, *, dim=None):
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    axis = O.axis_index(axis, tensors[0].ndim, "stack", new=1)
     return cat([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 
