@@ -493,3 +493,14 @@ def test_gradcheck_activations_and_linear(rng):
         assert tl.gradcheck(fn, x)
     xr = tl.Tensor(rng.standard_normal((3, 4)) + np.sign(rng.standard_normal((3, 4))) * 0.1, requires_grad=True)
     assert tl.gradcheck(F.relu, xr)
+
+
+def test_bce_rejects_inputs_that_are_not_probabilities():
+    """PyTorch raises for BCE inputs outside [0, 1]; computing NaN and warning would hide a missing sigmoid."""
+    t = tl.Tensor([0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must be probabilities in \[0, 1\], got "
+                                         r"values from -0\.5 to 1\.5.*binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy(tl.Tensor([-0.5, 0.2, 1.5]), t)
+    with pytest.raises(ValueError, match="from nan"):
+        F.binary_cross_entropy(tl.Tensor([np.nan, 0.2, 0.9]), t)
+    assert F.binary_cross_entropy(tl.Tensor([0.0, 1.0, 1.0]), t).item() == 0.0   # the ends are allowed

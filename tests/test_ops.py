@@ -708,3 +708,9 @@ def test_axes_in_range_still_work_from_both_ends(device):
     assert t.unsqueeze(-3).shape == (1, 3, 4) and t.unsqueeze(2).shape == (3, 4, 1)
     assert tl.stack([t, t], axis=-1).shape == (3, 4, 2)
     assert tl.Tensor(2.0, device=device).squeeze(0).shape == ()
+
+
+def test_getitem_out_of_bounds_names_the_op_and_shape(device):
+    t = tl.Tensor(np.ones((3, 4), dtype=np.float32), device=device)
+    with pytest.raises(IndexError, match=r"^getitem: .*7.*\(tensor of shape \(3, 4\)\)$"):
+        t[0, 7]

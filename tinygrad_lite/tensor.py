@@ -418,7 +418,11 @@ class Tensor:
     broadcast_to = expand
 
     def __getitem__(self, index):
-        return O.GetItem.apply(self, index=_index(index, self))
+        index = _index(index, self)
+        try:
+            return O.GetItem.apply(self, index=index)
+        except IndexError as e:               # NumPy's words, with the op and the shape
+            raise IndexError(f"getitem: {e} (tensor of shape {self.shape})") from None
 
 
 # ------------------------------------------------------------------ module-level ops
