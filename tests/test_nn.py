@@ -498,3 +498,76 @@ def test_loss_modules_match_functionals():
     assert nn.BCELoss()(p, t).item() == F.binary_cross_entropy(p, t).item()
     assert nn.BCEWithLogitsLoss()(logits, t).item() == F.binary_cross_entropy_with_logits(logits, t).item()
     assert "reduction='sum'" in repr(nn.MSELoss(reduction="sum"))
+
+
+# --------------------------------------------------------------------------- nn.init and Module helpers
+def test_init_statistics_match_their_formulas():
+    """He and Glorot init as the tutorials define them: std sqrt(2 / fan_in), bound sqrt(6 / (fan_in + fan_out))."""
+    w = nn.Parameter(np.zeros((400, 300), dtype=np.float32))
+    tl.manual_seed(0)
+    nn.init.kaiming_normal_(w, nonlinearity="relu")
+    assert w.dtype == np.float32
+    assert abs(float(w.numpy().std()) / np.sqrt(2 / 300) - 1) < 0.02
+    nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
+    assert abs(float(w.numpy().std()) / np.sqrt(2 / 400) - 1) < 0.02
+    bound = np.sqrt(6 / 700)
+    nn.init.xavier_uniform_(w)
+    a = w.numpy()
+    assert a.max() <= bound and a.min() >= -bound and a.max() > 0.99 * bound
+    nn.init.xavier_normal_(w, gain=nn.init.calculate_gain("tanh"))
+    assert abs(float(w.numpy().std()) / (5 / 3 * np.sqrt(2 / 700)) - 1) < 0.02
+    nn.init.kaiming_uniform_(w, a=np.sqrt(5))                    # PyTorch's Linear default: bound 1/sqrt(fan_in)
+    assert abs(float(np.abs(w.numpy()).max()) * np.sqrt(300) - 1) < 0.01
+    nn.init.normal_(w, mean=2.0, std=0.5)
+    assert abs(float(w.numpy().mean()) - 2) < 0.01 and abs(float(w.numpy().std()) - 0.5) < 0.01
+    nn.init.uniform_(w, -3, -1)
+    assert -3 <= w.numpy().min() and w.numpy().max() <= -1
+    assert float(nn.init.ones_(w).numpy().min()) == 1.0 and float(nn.init.zeros_(w).numpy().max()) == 0.0
+    assert float(nn.init.constant_(w, 0.25).numpy().mean()) == 0.25
+
+
+def test_init_is_seeded_in_place_and_keeps_the_layout(device):
+    def draw():
+        tl.manual_seed(7)
+        lin = nn.Linear(5, 4, device=device)
+        opt = tl.optim.SGD(lin.parameters(), lr=0.1)
+        w = lin.weight
+        out = nn.init.xavier_normal_(lin.weight)
+        assert out is w and lin.weight is w and opt.param_groups[0]["params"][0] is w   # same Parameter, in place
+        return lin
+    a, b = draw(), draw()
+    np.testing.assert_array_equal(np.asarray(a.weight.numpy()), np.asarray(b.weight.numpy()))
+    if device == "cpu":
+        assert a.weight.data.flags["F_CONTIGUOUS"]               # Linear's column-major weight stays so
+
+
+def test_init_errors_name_the_function():
+    with pytest.raises(ValueError, match="xavier_uniform_: fan_in and fan_out need a tensor with at least 2 dim"):
+        nn.init.xavier_uniform_(nn.Parameter(np.zeros(3, dtype=np.float32)))
+    with pytest.raises(ValueError, match="kaiming_normal_: mode must be 'fan_in' or 'fan_out'"):
+        nn.init.kaiming_normal_(nn.Parameter(np.zeros((2, 2), dtype=np.float32)), mode="fan")
+    with pytest.raises(ValueError, match="calculate_gain: unsupported nonlinearity 'swish'"):
+        nn.init.calculate_gain("swish")
+    with pytest.raises(TypeError, match="normal_: expected a Tensor"):
+        nn.init.normal_(np.zeros(3))
+    empty = nn.Parameter(np.zeros((0, 3), dtype=np.float32))
+    assert nn.init.kaiming_uniform_(empty) is empty               # nothing to fill, as in PyTorch
+
+
+def test_module_apply_requires_grad_and_casts():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Sequential(nn.Linear(3, 2)))
+    order = []
+    assert model.apply(lambda m: order.append(type(m).__name__)) is model
+    assert order == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]   # children first, as PyTorch
+    model.apply(lambda m: nn.init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)
+    assert all(float(np.abs(m.bias.numpy()).max()) == 0 for m in (model[0], model[2][0]))
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    model.requires_grad_()
+    x = tl.Tensor(np.ones((2, 4), dtype=np.float32))
+    model(x).sum().backward()
+    assert model.double() is model
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in model.parameters())
+    assert model[0].weight.data.flags["F_CONTIGUOUS"]
+    assert model(tl.Tensor(np.ones((2, 4)))).dtype == np.float64
+    assert model.float().cpu() is model and model[0].weight.dtype == np.float32

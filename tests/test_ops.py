@@ -346,6 +346,23 @@ def _(data, device):
     return Case([x], lambda t: t.transpose(*axes), lambda a: a.transpose(axes))
 
 
+@spec("permute")
+def _(data, device):
+    shape = data.draw(SHAPES, label="shape")
+    x = draw_array(data, shape)
+    axes = tuple(data.draw(st.permutations(range(len(shape))), label="axes"))
+    neg = tuple(a - len(shape) for a in axes)                  # the same axes counted from the end
+    if data.draw(st.booleans(), label="negative axes"):
+        return Case([x], lambda t: t.permute(*neg), lambda a: a.transpose(axes))
+    return Case([x], lambda t: t.permute(axes), lambda a: a.transpose(axes))
+
+
+@spec("clone")
+def _(data, device):
+    x = draw_array(data, data.draw(SHAPES, label="shape"))
+    return Case([x], lambda t: t.clone() * t, lambda a: a * a)    # two uses: the clone's gradient adds up
+
+
 @spec("flatten")
 def _(data, device):
     shape = data.draw(SHAPES_ND, label="shape")
@@ -714,3 +731,31 @@ def test_getitem_out_of_bounds_names_the_op_and_shape(device):
     t = tl.Tensor(np.ones((3, 4), dtype=np.float32), device=device)
     with pytest.raises(IndexError, match=r"^getitem: .*7.*\(tensor of shape \(3, 4\)\)$"):
         t[0, 7]
+
+
+def test_clone_owns_its_memory_and_in_place_fill_follows_pytorchs_rule(device):
+    x = tl.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True, device=device)
+    c = x.clone()
+    assert c.requires_grad and c.data is not x.data
+    with pytest.raises(RuntimeError, match=r"fill_: a tensor that requires grad \(shape \(2, 3\)\).*no_grad"):
+        x.fill_(1.0)
+    with tl.no_grad():
+        c.detach().zero_()                                      # c's own memory: x is untouched
+        x.fill_(2.0)
+    np.testing.assert_array_equal(np.asarray(x.numpy()), np.full((2, 3), 2.0, dtype=np.float32))
+    assert float(c.sum().item()) == 0.0
+
+
+def test_small_tensor_methods(device):
+    t = tl.Tensor(np.array([[1.0, -2.0, 3.0], [0.0, 5.0, -6.0]], dtype=np.float32), device=device)
+    assert t.numel() == 6 and t.dim() == 2 and t.contiguous() is t
+    np.testing.assert_array_equal(np.asarray((t.gt(0)).numpy()), np.asarray(t.numpy()) > 0)
+    assert t.eq(t).all().item() and not t.ne(t).any().item()
+    np.testing.assert_array_equal(np.asarray(t.gt(0).all(axis=1).numpy()), [False, False])
+    np.testing.assert_array_equal(np.asarray(t.pow(2).numpy()), np.asarray(t.numpy()) ** 2)
+    np.testing.assert_array_equal(np.asarray(t.maximum(0).numpy()), np.maximum(np.asarray(t.numpy()), 0))
+    np.testing.assert_array_equal(np.asarray(t.minimum(t * 0).numpy()), np.minimum(np.asarray(t.numpy()), 0))
+    with pytest.raises(ValueError, match=r"permute: \(0, 0\) is not a permutation"):
+        t.permute(0, 0)
+    with pytest.raises(ValueError, match="permute: 1 axes"):
+        t.permute(0)

@@ -37,7 +37,7 @@ def test_quickstart_prints_what_the_readme_says():
 
 
 @pytest.mark.parametrize("module", ["tinygrad_lite", "tinygrad_lite.tensor", "tinygrad_lite.gradcheck",
-                                    "tinygrad_lite.models.mnist_nets"])
+                                    "tinygrad_lite.nn.init", "tinygrad_lite.models.mnist_nets"])
 def test_docstring_examples(module):
     failures, tried = doctest.testmod(importlib.import_module(module), verbose=False)[:2]
     assert tried > 0 and failures == 0

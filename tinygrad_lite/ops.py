@@ -318,6 +318,16 @@ class Cast(Function):
         return g.astype(self.dtype)
 
 
+class Clone(Function):
+    """A copy in its own memory; the gradient passes through unchanged."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
 class ToDevice(Function):
     def forward(self, a, device):
         from .backend import device_of, to_device

@@ -144,6 +144,30 @@ class Tensor:
     def detach(self):
         return Tensor._make(self.data, False, None)
 
+    def clone(self):
+        """A copy in new memory that stays in the graph (its gradient flows back to self)."""
+        return O.Clone.apply(self)
+
+    def fill_(self, value):
+        """Set every element to `value` in place (under tl.no_grad() for a tensor that requires grad)."""
+        if self.requires_grad and function.is_grad_enabled():
+            raise RuntimeError(f"fill_: a tensor that requires grad (shape {self.shape}) can't be changed in place "
+                               f"while gradients are recorded; do it inside `with tl.no_grad():`")
+        self.data[...] = value
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def numel(self):
+        return self.size
+
+    def dim(self):
+        return self.ndim
+
+    def contiguous(self):
+        return self
+
     def requires_grad_(self, flag=True):
         if flag and self.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
@@ -288,6 +312,15 @@ class Tensor:
     def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
     def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
     def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def all(self, axis=None, keepdims=False, *, dim=None):
+        ax = self._axis(axis, dim, "all")
+        return Tensor._make(xp_of(self.data).asarray(self.data.all(axis=ax, keepdims=keepdims)), False, None)
+
+    def any(self, axis=None, keepdims=False, *, dim=None):
+        ax = self._axis(axis, dim, "any")
+        return Tensor._make(xp_of(self.data).asarray(self.data.any(axis=ax, keepdims=keepdims)), False, None)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None):
         axis = dim if dim is not None else axis
@@ -375,6 +408,24 @@ class Tensor:
                                             for a in axes) != list(range(self.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of shape {self.shape}")
         return O.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
+
+    def permute(self, *dims):
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        if len(dims) != self.ndim:
+            raise ValueError(f"permute: {len(dims)} axes {dims} given for a tensor of shape {self.shape}")
+        axes = tuple(O.axis_index(d, self.ndim, "permute") for d in dims)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of the axes of shape {self.shape}")
+        return O.Transpose.apply(self, axes=axes)
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
 
     @property
     def T(self):

@@ -140,6 +140,43 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def cpu(self):
+        return self.to("cpu")
+
+    def gpu(self):
+        return self.to("gpu")
+
+    cuda = gpu
+
+    def float(self):
+        """Cast every parameter (and its gradient) to float32 in place, keeping its memory layout."""
+        return self._cast(np.float32)
+
+    def double(self):
+        """Cast every parameter (and its gradient) to float64 in place; build optimizers after casting."""
+        return self._cast(np.float64)
+
+    def _cast(self, dtype):
+        for p in self.parameters():
+            if p.dtype != dtype:
+                p.data = p.data.astype(dtype)          # order "K": a column-major weight stays so
+                if p.grad is not None:
+                    p.grad = p.grad.astype(dtype)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter, as PyTorch's Module.requires_grad_."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """Call fn on every submodule, children first, then on self (PyTorch's order); e.g. custom init."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
     # ------------------------------------------------------------ repr
     def extra_repr(self):
         return ""
