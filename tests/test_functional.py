@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
+from tinygrad_lite import nn
 
 TORCH_REASON = "PyTorch is not installed: the comparisons with torch.nn.functional are skipped"
 REDUCTIONS = ["mean", "sum", "none"]
@@ -504,3 +505,62 @@ def test_bce_rejects_inputs_that_are_not_probabilities():
     with pytest.raises(ValueError, match="from nan"):
         F.binary_cross_entropy(tl.Tensor([np.nan, 0.2, 0.9]), t)
     assert F.binary_cross_entropy(tl.Tensor([0.0, 1.0, 1.0]), t).item() == 0.0   # the ends are allowed
+
+
+# --------------------------------------------------------------------------- leaky_relu, softplus, l1_loss, one_hot
+_X = np.array([[-3.0, -0.7, -0.2, 0.3, 1.1], [2.5, -1.6, 0.9, -25.0, 25.0]])
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("leaky_relu", lambda t: F.leaky_relu(t, 0.1)),
+    ("softplus", lambda t: F.softplus(t)),
+    ("softplus_beta", lambda t: F.softplus(t, beta=2.0, threshold=4.0)),    # (at 5.0, x=2.5 sits on the jump)
+    ("l1_loss", lambda t: F.l1_loss(t, np.full_like(_X, 0.05), reduction="sum")),
+])
+def test_new_activations_and_l1_gradcheck_in_float64_and_keep_float32(name, fn):
+    assert tl.gradcheck(fn, tl.Tensor(_X, requires_grad=True))      # no element sits on a kink
+    out = fn(tl.Tensor(_X.astype(np.float32), requires_grad=True))
+    assert out.dtype == np.float32
+
+
+def test_new_activations_match_torch():
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    tf = torch.nn.functional
+    for ours, theirs in [(lambda t: F.leaky_relu(t, 0.1), lambda t: tf.leaky_relu(t, 0.1)),
+                         (F.softplus, tf.softplus),
+                         (lambda t: F.softplus(t, 2.0, 5.0), lambda t: tf.softplus(t, 2.0, 5.0)),
+                         (lambda t: nn.LeakyReLU()(t), lambda t: torch.nn.LeakyReLU()(t)),
+                         (lambda t: nn.Softplus(beta=0.5)(t), lambda t: torch.nn.Softplus(beta=0.5)(t))]:
+        x = tl.Tensor(_X, requires_grad=True)
+        xt = torch.tensor(_X, requires_grad=True)
+        y, yt = ours(x), theirs(xt)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+        up = np.arange(_X.size, dtype=np.float64).reshape(_X.shape) / 7 - 1
+        y.backward(tl.Tensor(up))
+        yt.backward(torch.tensor(up))
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    z = tl.Tensor(np.array([0.0]), requires_grad=True)              # at 0 the slope, as torch
+    F.leaky_relu(z, 0.1).sum().backward()
+    assert z.grad.item() == pytest.approx(0.1)
+    t = np.full_like(_X, 0.05)
+    assert nn.L1Loss()(tl.Tensor(_X), t).item() == pytest.approx(torch.nn.L1Loss()(torch.tensor(_X),
+                                                                                    torch.tensor(t)).item())
+
+
+def test_one_hot():
+    labels = tl.Tensor(np.array([2, 0, 1, 2]))
+    out = F.one_hot(labels)
+    assert out.dtype == np.int64 and out.shape == (4, 3) and not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), np.eye(3, dtype=np.int64)[[2, 0, 1, 2]])
+    assert F.one_hot([[1], [0]], num_classes=5).shape == (2, 1, 5)
+    with pytest.raises(IndexError, match=r"one_hot: label 3 is outside \[0, 3\)"):
+        F.one_hot(np.array([0, 3]), num_classes=3)
+    with pytest.raises(IndexError, match="label -1"):
+        F.one_hot(np.array([0, -1]))
+    with pytest.raises(TypeError, match="one_hot: labels must be integers"):
+        F.one_hot(np.array([0.0, 1.0]))
+    # one-hot rows are what cross_entropy takes as probability targets: the same loss as the labels
+    logits = tl.Tensor(_X[:, :3].astype(np.float32))
+    y = np.array([2, 0])
+    assert F.cross_entropy(logits, F.one_hot(y, 3).float()).item() == pytest.approx(
+        F.cross_entropy(logits, y).item(), rel=1e-6)

@@ -6,6 +6,7 @@ import numpy as np
 from .. import backend
 from .. import ops as O
 from ..tensor import Tensor, linear  # noqa: F401  (re-exported: F.linear)
+from ..tensor import where as _where
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -20,6 +21,36 @@ def sigmoid(x):
 
 def tanh(x):
     return x.tanh()
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, negative_slope * x elsewhere (gradient negative_slope at 0, as in PyTorch)."""
+    return _where(x.data > 0, x, x * negative_slope)
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, computed stably as (relu(bx) + log1p(e^-|bx|)) / beta; x itself where
+    beta x > threshold, as in PyTorch."""
+    bx = x * beta
+    return _where(bx.data > threshold, x, (bx.relu() + (-bx.abs()).exp().log1p()) / beta)
+
+
+def one_hot(labels, num_classes=-1):
+    """Integer labels (any shape) -> int64 one-hot rows with num_classes columns (inferred as max + 1 when -1),
+    on the labels' device; what the "from scratch" tutorials call t with one_hot_label=True."""
+    t = labels.data if isinstance(labels, Tensor) else labels
+    if not backend.is_array(t):
+        t = np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {t.dtype}")
+    xp = backend.xp_of(t)
+    lo, hi = (int(t.min()), int(t.max())) if t.size else (0, -1)
+    if num_classes == -1:
+        num_classes = hi + 1 if t.size else 0
+    if lo < 0 or hi >= num_classes:
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"one_hot: label {bad} is outside [0, {num_classes})")
+    return Tensor._make((t[..., None] == xp.arange(num_classes)).astype(np.int64), False, None)
 
 
 def softmax(x, dim=-1):
@@ -137,6 +168,12 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     t = _as_target(target, logits, "binary_cross_entropy_with_logits")
     loss = logits.relu() - logits * t + (-logits.abs()).exp().log1p()
     return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target| (mean absolute error)."""
+    _check_reduction(reduction, "l1_loss")
+    return _reduce((input - _as_target(target, input, "l1_loss")).abs(), reduction)
 
 
 def mse_loss(input, target, reduction="mean"):

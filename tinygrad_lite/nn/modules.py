@@ -285,6 +285,30 @@ class Tanh(Module):
         return x.tanh()
 
 
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softplus(Module):
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
 class Softmax(Module):
     def __init__(self, dim=-1):
         super().__init__()
@@ -359,6 +383,10 @@ class CrossEntropyLoss(_Loss):
 
 class NLLLoss(_Loss):
     fn = staticmethod(F.nll_loss)
+
+
+class L1Loss(_Loss):
+    fn = staticmethod(F.l1_loss)
 
 
 class MSELoss(_Loss):
