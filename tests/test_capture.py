@@ -74,3 +74,16 @@ def test_fit_with_jit_equals_eager(device):
     for a, b in zip(w0, w1):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert [r["train_acc"] for r in h0] == pytest.approx([r["train_acc"] for r in h1], abs=1e-9)
+
+
+def test_jit_needs_a_warmup_call():
+    """With no eager warmup the capture would record the optimizer's first-use state creation
+    (zeroed Adam moments), and every replay would re-create it."""
+    with pytest.raises(ValueError, match="warmup must be >= 1"):
+        tl.TinyJit(lambda x: x, warmup=0)
+
+
+def test_gpu_adam_kernel_rejects_half_precision_before_compiling():
+    w = np.zeros(3, dtype=np.float16)
+    with pytest.raises(TypeError, match="Adam on the GPU updates float32 or float64 parameters, got float16"):
+        tl.backend.adam_update_gpu(w, w, w, w, np.float32(1), 0.9, 0.999, 1e-3, 1e-8)

@@ -13,6 +13,7 @@ off kinks and out of invalid domains) and an upstream gradient, then checks
    either side included.
 """
 import operator
+import re
 from dataclasses import dataclass
 from typing import Callable, List
 
@@ -759,3 +760,30 @@ def test_small_tensor_methods(device):
         t.permute(0, 0)
     with pytest.raises(ValueError, match="permute: 1 axes"):
         t.permute(0)
+
+
+@pytest.mark.parametrize("index", [
+    (np.array([0, 2]),), (np.array([3]),), (np.array([-3]),), (np.array([-4]),),
+    (slice(None), np.array([3, -4])), (slice(None), np.array([4])),
+    (Ellipsis, np.array([4])), (Ellipsis, np.array([5])), (Ellipsis, np.array([-6])),
+    (None, np.array([2]), Ellipsis), (None, np.array([-4])),
+    (np.ones((3, 4), dtype=bool), np.array([4])), (np.ones((3, 4), dtype=bool), np.array([5])),
+    (1, Ellipsis, np.array([-5])), (1, Ellipsis, np.array([-6])), (0, np.array([1]), np.array([4, 5])),
+])
+def test_gpu_index_bounds_check_agrees_with_numpy(index):
+    """CuPy wraps out-of-range integer-array indices around; tl checks them on the GPU as NumPy does.
+    The check itself runs here on NumPy arrays against NumPy's own verdict."""
+    from tinygrad_lite.tensor import _check_array_bounds
+    a = np.zeros((3, 4, 5))
+    try:
+        a[index]
+        numpy_raises = False
+    except IndexError:
+        numpy_raises = True
+    try:
+        _check_array_bounds(index, a.shape)
+        ours_raises = False
+    except IndexError as e:
+        ours_raises = True
+        assert re.match(r"getitem: index -?\d+ is out of bounds for axis \d with size \d \(tensor of shape", str(e))
+    assert ours_raises == numpy_raises

@@ -629,3 +629,55 @@ def test_gpu_load_and_checkpoint(tmp_path):
     assert type(info["extra"]["buf"]).__module__.startswith("cupy")
     info = ser.load_checkpoint(path, device="cpu")
     assert info["model_state"]["w"].device == "cpu" and isinstance(info["extra"]["buf"], np.ndarray)
+
+
+class _FakeBitGenerator:
+    def __init__(self, size):
+        self._state = np.arange(size, dtype=np.int8)      # as CuPy's: the cuRAND states as a byte array
+
+    def state(self):                                       # CuPy's `state` is a method returning a pointer
+        return 12345
+
+
+class _FakeGpuGenerator:
+    def __init__(self, size=48):
+        self.bit_generator = _FakeBitGenerator(size)
+
+
+def test_gpu_generator_state_is_saved_as_bytes_and_restored(tmp_path, monkeypatch):
+    """The checkpoint holds a copy of the GPU generator's cuRAND state bytes (CuPy has no public state API: its
+    `state` is a method, which a checkpoint cannot store) and puts them back into a fresh generator.
+    CuPy itself is faked here; tests/test_resume.py does the real thing on a GPU (dropout after resuming)."""
+    fresh = []
+
+    def fake_rng(device):
+        if device == "cpu":
+            return real_rng("cpu")
+        if "gpu" not in backend._rngs:
+            fresh.append(_FakeGpuGenerator())
+            fresh[-1].bit_generator._state[:] = 0          # a new generator: other states
+            backend._rngs["gpu"] = fresh[-1]
+        return backend._rngs["gpu"]
+
+    real_rng = backend.rng
+    saved_rngs = dict(backend._rngs)
+    monkeypatch.setattr(backend, "rng", fake_rng)
+    monkeypatch.setattr(backend, "gpu_available", lambda: True)
+    monkeypatch.setattr(backend, "to_device", lambda a, device: a)
+    try:
+        backend._rngs["gpu"] = used = _FakeGpuGenerator()
+        path = tmp_path / "g.safetensors"
+        ser.save_checkpoint(path, epoch=1)                 # before the fix: "cannot store a method"
+        used.bit_generator._state[:] = -1                  # the run goes on drawing
+        ser.load_checkpoint(path)
+        restored = backend._rngs["gpu"]
+        assert restored is fresh[-1] and restored is not used
+        np.testing.assert_array_equal(restored.bit_generator._state, np.arange(48, dtype=np.int8))
+        # saved on another GPU model (a different number of states): re-seeded, with a warning saying so
+        state = backend.get_rng_state()
+        state["gpu"] = np.zeros(96, dtype=np.int8)
+        with pytest.warns(RuntimeWarning, match="GPU generator's state could not be restored"):
+            backend.set_rng_state(state)
+    finally:
+        backend._rngs.clear()
+        backend._rngs.update(saved_rngs)

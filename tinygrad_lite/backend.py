@@ -120,7 +120,7 @@ def to_numpy(array):
     """A host NumPy array for a NumPy or CuPy array (or anything array-like)."""
     if isinstance(array, np.ndarray):
         return array
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
+    if is_array(array):                  # a CuPy array (CuPy refuses np.asarray), also before tl imported CuPy
         return _cupy.asnumpy(array)
     return np.asarray(array)
 
@@ -190,29 +190,42 @@ def rng(device: str):
     return g
 
 
+def _gpu_raw_state(g):
+    """The device array holding a CuPy generator's cuRAND states (its `_state`: CuPy offers no public way to
+    save or restore them, and its `state()` is only a pointer), or None where this CuPy lacks it."""
+    raw = getattr(g.bit_generator, "_state", None)
+    return raw if is_array(raw) else None
+
+
 def get_rng_state() -> dict:
-    """A JSON-able description of the generators' states (cpu exactly; gpu when in use)."""
+    """The generators' states as JSON-able values and arrays: the CPU's exactly (NumPy's bit-generator
+    dict) and, once the GPU generator has drawn, a host copy of its cuRAND states (an int8 array,
+    about 13 MB on an H100), or None where this CuPy does not expose them."""
     state = {"seed": _seed, "cpu": rng("cpu").bit_generator.state}
     if "gpu" in _rngs:
-        bg = _rngs["gpu"].bit_generator
-        st = getattr(bg, "state", None)
-        if st is not None:
-            state["gpu"] = st
+        raw = _gpu_raw_state(_rngs["gpu"])
+        state["gpu"] = None if raw is None else to_numpy(raw).copy()
     return state
 
 
 def set_rng_state(state: dict):
+    """Restore what get_rng_state returned. The GPU generator is re-seeded and, where the saved cuRAND
+    states fit it (the same GPU model and CuPy), they are copied back; otherwise a warning says that
+    the GPU's random draws (e.g. dropout masks) will differ from the saved run's."""
     global _seed
     _seed = state.get("seed")
     _rngs.clear()
     if state.get("cpu") is not None:
         rng("cpu").bit_generator.state = state["cpu"]
-    if state.get("gpu") is not None and gpu_available():
-        g = rng("gpu")
-        try:
-            g.bit_generator.state = state["gpu"]
-        except Exception:  # older CuPy: state not settable; fall back to the seed
-            pass
+    if "gpu" in state and gpu_available():
+        saved, raw = state["gpu"], _gpu_raw_state(rng("gpu"))
+        if saved is not None and raw is not None and saved.dtype == raw.dtype and saved.shape == raw.shape:
+            raw[...] = to_device(saved, "gpu")
+        else:
+            import warnings
+            warnings.warn("the GPU generator's state could not be restored (saved with another GPU or CuPy, or "
+                          "this CuPy does not expose it); it was re-seeded, so GPU random draws such as dropout "
+                          "masks will differ from the saved run's", RuntimeWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------- dtypes
@@ -249,6 +262,9 @@ def adam_update(w, g, m, v, b1, b2, step_size, inv_bc2, eps, t):
 
 def adam_update_gpu(w, g, m, v, t, b1, b2, lr, eps):
     """The GPU Adam step; t is a 0-d float32 device array already incremented for this step."""
+    if w.dtype.kind != "f" or w.dtype.itemsize < 4:   # the kernel's pow/sqrt have no half-precision overloads
+        raise TypeError(f"Adam on the GPU updates float32 or float64 parameters, got {w.dtype}; "
+                        "cast the model with model.float()")
     dt = w.dtype.type
     _adam_kernel()(g, t, dt(b1), dt(b2), dt(lr), dt(eps), w, m, v)
 

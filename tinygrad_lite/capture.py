@@ -4,9 +4,12 @@
     for x, y in loader:
         loss = step(x, y)
 
-On the GPU the first `warmup` calls for a given input signature (shapes, dtypes) run
-eagerly under a private memory pool; the next one is recorded with CuPy's stream capture
-into a CUDA graph, and later calls copy their inputs into the captured buffers and launch
+On the GPU the first `warmup` calls (at least 1) for a given input signature (shapes,
+dtypes) run eagerly, creating whatever state the step makes on first use (optimizer
+moments, momentum buffers) in the usual memory; the next one is recorded with CuPy's
+stream capture into a CUDA graph, its temporaries in a private memory pool kept for the
+life of the process (arrays made during the capture, such as the .grad buffers, point
+into it), and later calls copy their inputs into the captured buffers and launch
 the graph: one launch per step, no Python dispatch and no host sync. A new signature
 (e.g. a smaller last batch) warms up and captures its own graph; it never replays a graph
 recorded for other shapes. On the CPU (or where capture is unavailable) calls run eagerly.
@@ -24,12 +27,17 @@ from . import backend
 from .tensor import Tensor
 
 
+_LIVE_POOLS = []   # every capture pool, never freed: arrays made while capturing outlive their TinyJit
+
+
 class TinyJit:
     def __init__(self, fn, warmup=1):
+        if int(warmup) < 1:
+            raise ValueError(f"TinyJit: warmup must be >= 1, got {warmup} (the eager warmup call creates the "
+                             "step's lazily made state, which a captured graph would otherwise re-create each replay)")
         self.fn, self.warmup = fn, int(warmup)
-        self._graphs = {}   # signature -> (graph, static input arrays, static outputs, pool)
+        self._graphs = {}   # signature -> (graph, static input arrays, static outputs)
         self._seen = {}     # signature -> eager calls so far
-        self._pools = {}
 
     @staticmethod
     def _signature(args):
@@ -43,13 +51,12 @@ class TinyJit:
         entry = self._graphs.get(sig)
         if entry is not None:
             return self._replay(entry, tensors)
-        cp = backend.cupy_module()
-        pool = self._pools.setdefault(sig, cp.cuda.MemoryPool())
         n = self._seen.get(sig, 0)
         if n < self.warmup:
             self._seen[sig] = n + 1
-            with cp.cuda.using_allocator(pool.malloc):
-                return _copy_out(self.fn(*args))
+            return _copy_out(self.fn(*args))
+        pool = backend.cupy_module().cuda.MemoryPool()
+        _LIVE_POOLS.append(pool)
         return self._capture(sig, args, tensors, pool)
 
     def _capture(self, sig, args, tensors, pool):
@@ -65,8 +72,13 @@ class TinyJit:
                 stream.begin_capture()
                 try:
                     out = self.fn(*static_args)
-                finally:
-                    graph = stream.end_capture()
+                except BaseException:
+                    try:                                # end the capture, but report fn's own error
+                        stream.end_capture()
+                    except Exception:
+                        pass
+                    raise
+                graph = stream.end_capture()
             finally:
                 backend.set_capturing(False)
         entry = (graph, static, out)

@@ -60,6 +60,10 @@ class DataLoader:
             self.arrays = None
         self.dataset = dataset
         if self.arrays is not None:
+            devices = sorted({backend.device_of(a) for a in self.arrays})
+            if len(devices) > 1:
+                raise backend.DeviceError(f"DataLoader: the columns are on different devices ({' and '.join(devices)}); "
+                                          "pass device='cpu' or device='gpu' to put them together")
             lengths = {len(a) for a in self.arrays}
             if len(lengths) != 1:
                 raise ValueError(f"DataLoader: the arrays have different lengths {[len(a) for a in self.arrays]}")

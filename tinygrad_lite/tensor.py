@@ -580,8 +580,39 @@ def stack(tensors, axis=0, *, dim=None):
 def _index(index, t):
     """Validate an index and move Tensor/list indices to t's device as arrays."""
     if isinstance(index, tuple):
-        return tuple(_index_item(i, t) for i in index)
-    return _index_item(index, t)
+        index = tuple(_index_item(i, t) for i in index)
+    else:
+        index = _index_item(index, t)
+    if t.device != "cpu" and not backend.capturing():
+        _check_array_bounds(index if isinstance(index, tuple) else (index,), t.shape)
+    return index
+
+
+def _check_array_bounds(items, shape):
+    """CuPy wraps out-of-range integer-array indices around where NumPy raises: raise as NumPy does
+    (one host sync per index array; skipped while a CUDA graph is captured)."""
+    if any(i is Ellipsis for i in items):
+        k = items.index(Ellipsis)
+        used = sum(1 for i in items if i is not None and i is not Ellipsis and not _is_bool_array(i)) + sum(
+            i.ndim for i in items if _is_bool_array(i))
+        items = items[:k] + (slice(None),) * (len(shape) - used) + items[k + 1:]
+    axis = 0
+    for i in items:
+        if i is None:
+            continue
+        if _is_bool_array(i):
+            axis += i.ndim
+            continue
+        if backend.is_array(i) and i.size and axis < len(shape):
+            lo, hi, n = int(i.min()), int(i.max()), shape[axis]
+            if lo < -n or hi >= n:
+                raise IndexError(f"getitem: index {hi if hi >= n else lo} is out of bounds for axis {axis} with "
+                                 f"size {n} (tensor of shape {shape})")
+        axis += 1
+
+
+def _is_bool_array(i):
+    return backend.is_array(i) and i.dtype.kind == "b"
 
 
 def _index_item(i, t):

@@ -114,7 +114,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """
     _check_reduction(reduction, "cross_entropy")
     if logits.ndim == 1:
-        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        t = target.data if isinstance(target, Tensor) else target if backend.is_array(target) else np.asarray(target)
         out = cross_entropy(logits.unsqueeze(0), t.reshape((1,) + t.shape), reduction, label_smoothing)
         return out.reshape(()) if reduction == "none" else out
     if logits.ndim != 2:
@@ -144,7 +144,10 @@ def nll_loss(log_probs, target, reduction="mean"):
 
 
 def _as_target(target, like, op):
-    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=like.dtype), device=like.device)
+    if not isinstance(target, Tensor):       # a device array stays one (CuPy refuses np.asarray); lists in like's dtype
+        target = Tensor(target if backend.is_array(target) else np.asarray(target, dtype=like.dtype),
+                        device=like.device, dtype=like.dtype)
+    t = target
     if t.shape != like.shape:
         raise ValueError(f"{op}: target shape {t.shape} does not match input shape {like.shape}")
     return t
