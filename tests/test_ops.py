@@ -756,10 +756,12 @@ def test_small_tensor_methods(device):
     np.testing.assert_array_equal(np.asarray(t.pow(2).numpy()), np.asarray(t.numpy()) ** 2)
     np.testing.assert_array_equal(np.asarray(t.maximum(0).numpy()), np.maximum(np.asarray(t.numpy()), 0))
     np.testing.assert_array_equal(np.asarray(t.minimum(t * 0).numpy()), np.minimum(np.asarray(t.numpy()), 0))
-    with pytest.raises(ValueError, match=r"permute: \(0, 0\) is not a permutation"):
+    with pytest.raises(ValueError, match=r"permute: axes \(0, 0\) are not a permutation of the 2 axes of shape"):
         t.permute(0, 0)
-    with pytest.raises(ValueError, match="permute: 1 axes"):
+    with pytest.raises(ValueError, match=r"permute: axes \(0,\) are not a permutation"):
         t.permute(0)
+    with pytest.raises(ValueError, match=r"permute: axes \(0, 2\) are not a permutation"):
+        t.permute(0, 2)
 
 
 @pytest.mark.parametrize("index", [

@@ -404,19 +404,18 @@ class Tensor:
             a, b = O.axis_index(axes[0], self.ndim, "transpose"), O.axis_index(axes[1], self.ndim, "transpose")
             perm[a], perm[b] = perm[b], perm[a]
             axes = tuple(perm)
-        if len(axes) != self.ndim or sorted(a % self.ndim if -self.ndim <= a < self.ndim else a
-                                            for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes of shape {self.shape}")
-        return O.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
+        return O.Transpose.apply(self, axes=self._permutation(axes, "transpose"))
 
     def permute(self, *dims):
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        if len(dims) != self.ndim:
-            raise ValueError(f"permute: {len(dims)} axes {dims} given for a tensor of shape {self.shape}")
-        axes = tuple(O.axis_index(d, self.ndim, "permute") for d in dims)
-        if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the axes of shape {self.shape}")
-        return O.Transpose.apply(self, axes=axes)
+        return O.Transpose.apply(self, axes=self._permutation(dims, "permute"))
+
+    def _permutation(self, axes, op):
+        """`axes` (negative ones counted from the end) as a permutation of range(ndim), or a ValueError."""
+        n = self.ndim
+        if len(axes) != n or sorted(a % n if -n <= a < n else a for a in axes) != list(range(n)):
+            raise ValueError(f"{op}: axes {tuple(axes)} are not a permutation of the {n} axes of shape {self.shape}")
+        return tuple(a % n for a in axes)
 
     def pow(self, exponent):
         return self ** exponent
