@@ -7,6 +7,8 @@ CuPy is imported the first time the GPU is asked for, never at import time.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 DEVICES = ("cpu", "gpu")
@@ -222,7 +224,6 @@ def set_rng_state(state: dict):
         if saved is not None and raw is not None and saved.dtype == raw.dtype and saved.shape == raw.shape:
             raw[...] = to_device(saved, "gpu")
         else:
-            import warnings
             warnings.warn("the GPU generator's state could not be restored (saved with another GPU or CuPy, or "
                           "this CuPy does not expose it); it was re-seeded, so GPU random draws such as dropout "
                           "masks will differ from the saved run's", RuntimeWarning, stacklevel=3)

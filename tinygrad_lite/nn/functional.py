@@ -144,10 +144,9 @@ def nll_loss(log_probs, target, reduction="mean"):
 
 
 def _as_target(target, like, op):
-    if not isinstance(target, Tensor):       # a device array stays one (CuPy refuses np.asarray); lists in like's dtype
-        target = Tensor(target if backend.is_array(target) else np.asarray(target, dtype=like.dtype),
-                        device=like.device, dtype=like.dtype)
     t = target
+    if not isinstance(t, Tensor):            # a device array stays one (CuPy refuses np.asarray); lists in like's dtype
+        t = Tensor(t if backend.is_array(t) else np.asarray(t, dtype=like.dtype), device=like.device, dtype=like.dtype)
     if t.shape != like.shape:
         raise ValueError(f"{op}: target shape {t.shape} does not match input shape {like.shape}")
     return t
