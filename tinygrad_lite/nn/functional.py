@@ -1,4 +1,4 @@
-"""tl.nn.functional (import as F): activations, dropout, linear and the losses."""
+"""tl.nn.functional (import as F): activations, dropout, linear, the losses; conv2d and pooling (from conv.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,7 @@ from .. import backend
 from .. import ops as O
 from ..tensor import Tensor, linear  # noqa: F401  (re-exported: F.linear)
 from ..tensor import where as _where
+from ..conv import adaptive_avg_pool2d, avg_pool2d, conv2d, dropout2d, max_pool2d  # noqa: F401  (F.conv2d, ...)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
