@@ -31,7 +31,12 @@ _READER = textwrap.dedent("""
             ds.mnist(root=sys.argv[1], download=False, verify=sys.argv[3] == "verify")
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"
-    out["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:  # this process's own peak (ru_maxrss may carry the parent's from before exec)
+        with open("/proc/self/status") as f:
+            hwm = [l for l in f if l.startswith("VmHWM:")][0]
+        out["maxrss_mib"] = int(hwm.split()[1]) / 1024
+    except (OSError, IndexError):
+        out["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 """)
 
