@@ -35,6 +35,12 @@ CONFIGS = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.1)),
     ("AdamW", dict(lr=0.02, betas=(0.5, 0.9), eps=1e-5, weight_decay=0.0)),
+    ("RMSprop", dict()),
+    ("RMSprop", dict(lr=0.003, alpha=0.9, eps=1e-6, weight_decay=0.05)),
+    ("RMSprop", dict(lr=0.003, momentum=0.9)),
+    ("RMSprop", dict(lr=0.003, momentum=0.5, centered=True, weight_decay=0.01)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.1, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-6)),
 ]
 IDS = [f"{n}-" + "-".join(f"{k}={v}" for k, v in kw.items()) for n, kw in CONFIGS]
 
@@ -110,7 +116,9 @@ def test_update_rule_matches_torch_given_identical_gradients(name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)), ("Adam", dict(lr=0.01)),
-                                         ("AdamW", dict(lr=0.01, weight_decay=0.1))])
+                                         ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+                                         ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
+                                         ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.2))])
 def test_state_matches_torch_state(name, kwargs):
     """state_dict() has PyTorch's layout and the same buffer values after the same steps."""
     torch = _torch()
@@ -266,6 +274,8 @@ def _clone_model(src):
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+                                         ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
+                                         ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
                                          ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.2, weight_decay=0.01)),
                                          ("Adam", dict(lr=0.01, weight_decay=0.01)), ("AdamW", dict(lr=0.01))])
 def test_state_dict_round_trip_continues_identically(name, kwargs):
@@ -344,10 +354,12 @@ def test_defaults_match_torch():
     torch = _torch()
     p = nn.Parameter(np.ones(2, np.float32))
     tp = torch.nn.Parameter(torch.ones(2))
-    for name in ("Adam", "AdamW"):
+    for name, keys in [("Adam", ("lr", "betas", "eps", "weight_decay")), ("AdamW", ("lr", "betas", "eps", "weight_decay")),
+                       ("RMSprop", ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")),
+                       ("Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"))]:
         ours = getattr(optim, name)([p]).param_groups[0]
         theirs = getattr(torch.optim, name)([tp]).param_groups[0]
-        for key in ("lr", "betas", "eps", "weight_decay"):
+        for key in keys:
             assert tuple(np.atleast_1d(ours[key])) == tuple(np.atleast_1d(theirs[key])), f"{name}.{key}"
     ours = optim.SGD([p], lr=0.1).param_groups[0]
     theirs = torch.optim.SGD([tp], lr=0.1).param_groups[0]

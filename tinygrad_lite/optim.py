@@ -1,4 +1,5 @@
-"""tl.optim: SGD, Adam, AdamW with PyTorch's update rules, updating parameters in place.
+"""tl.optim: SGD, Adam, AdamW, RMSprop, Adagrad with PyTorch's update rules, updating parameters in place;
+the lr schedules MultiStepLR, StepLR, ExponentialLR, CosineAnnealingLR, OneCycleLR (also as optim.lr_scheduler.X).
 
 Updates work on the arrays directly (no graph is recorded) with in-place ufuncs, so a
 step allocates no temporaries beyond one scratch buffer per parameter.
@@ -203,6 +204,94 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
+class RMSprop(Optimizer):
+    """RMSprop with PyTorch's update: v = alpha v + (1-alpha) g^2 (centered: minus the squared mean
+    gradient), p -= lr g / (sqrt(v) + eps), with optional momentum on g / (sqrt(v) + eps) and L2
+    weight_decay added to g. State: step, square_avg (+ momentum_buffer, grad_avg)."""
+    defaults = {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False}
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    def _check(self, g):
+        super()._check(g)
+        if not 0 <= g["alpha"] <= 1 or g["eps"] < 0 or g["momentum"] < 0 or g["weight_decay"] < 0:
+            raise ValueError(f"RMSprop: need 0 <= alpha <= 1 and eps, momentum, weight_decay >= 0, got alpha "
+                             f"{g['alpha']}, eps {g['eps']}, momentum {g['momentum']}, weight_decay {g['weight_decay']}")
+
+    def _update(self, p, g, group, state):
+        lr, alpha, eps, wd, mom = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+        w = p.data
+        xp = xp_of(w)
+        if not state:
+            state.update(step=0, square_avg=xp.zeros_like(w))
+            if mom > 0:
+                state["momentum_buffer"] = xp.zeros_like(w)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(w)
+        state["step"] += 1
+        if wd:
+            g = g + wd * w
+        v = state["square_avg"]
+        v *= alpha
+        v += (1 - alpha) * (g * g)
+        if group["centered"]:
+            m = state["grad_avg"]
+            m += (1 - alpha) * (g - m)
+            avg = xp.sqrt(v - m * m)
+        else:
+            avg = xp.sqrt(v)
+        avg += eps
+        if mom > 0:
+            buf = state["momentum_buffer"]
+            buf *= mom
+            buf += g / avg
+            w -= lr * buf
+        else:
+            avg = xp.divide(g, avg, out=avg)
+            avg *= lr
+            w -= avg
+
+
+class Adagrad(Optimizer):
+    """Adagrad with PyTorch's update: s += g^2, p -= lr / (1 + (step-1) lr_decay) * g / (sqrt(s) + eps),
+    L2 weight_decay added to g. Its state (step, sum = initial_accumulator_value) exists from the start,
+    as in PyTorch."""
+    defaults = {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10}
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+        super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[id(p)] = {"step": 0, "sum": xp_of(p.data).full_like(
+                    p.data, group["initial_accumulator_value"])}
+
+    def _check(self, g):
+        super()._check(g)
+        if min(g["lr_decay"], g["weight_decay"], g["initial_accumulator_value"], g["eps"]) < 0:
+            raise ValueError(f"Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0, got "
+                             f"{g['lr_decay']}, {g['weight_decay']}, {g['initial_accumulator_value']}, {g['eps']}")
+
+    def _update(self, p, g, group, state):
+        w = p.data
+        xp = xp_of(w)
+        if not state:                             # (a state dict that lacked this parameter)
+            state.update(step=0, sum=xp.full_like(w, group["initial_accumulator_value"]))
+        state["step"] += 1
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * w
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        s = state["sum"]
+        s += g * g
+        d = xp.sqrt(s)
+        d += group["eps"]
+        xp.divide(g, d, out=d)
+        d *= clr
+        w -= d
+
+
 class MultiStepLR:
     """Multiply each group's initial lr by gamma at every milestone epoch (PyTorch's MultiStepLR).
 
@@ -256,4 +345,129 @@ class StepLR(MultiStepLR):
         super().load_state_dict(state)
 
 
-lr_scheduler = SimpleNamespace(MultiStepLR=MultiStepLR, StepLR=StepLR)   # torch.optim.lr_scheduler spelling
+class _LRScheduler:
+    """A schedule whose lr is a closed form of the step count and each group's initial lr (kept in the
+    group as `initial_lr`, as PyTorch does): step() advances one step, step(n) jumps to step n, so a
+    resumed run continues exactly."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        for g in optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self.last_epoch = 0
+        self._set()
+
+    def lr_at(self, step, base_lr):
+        raise NotImplementedError
+
+    def _set(self):
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.lr_at(self.last_epoch, g["initial_lr"])
+
+    def step(self, epoch=None):
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self._set()
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state):
+        self.__dict__.update(state)
+        self._set()
+
+
+class ExponentialLR(_LRScheduler):
+    """lr = initial_lr * gamma ** epoch (PyTorch's ExponentialLR)."""
+
+    def __init__(self, optimizer, gamma):
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, step, base_lr):
+        return base_lr * self.gamma ** step
+
+
+class CosineAnnealingLR(_LRScheduler):
+    """lr = eta_min + (initial_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2 (PyTorch's CosineAnnealingLR,
+    whose recursive form equals this closed form; past T_max the cosine goes on, as in PyTorch)."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0):
+        if T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of steps, got {T_max}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer)
+
+    def lr_at(self, step, base_lr):
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * step / self.T_max)) / 2
+
+
+class OneCycleLR(_LRScheduler):
+    """The 1cycle policy (PyTorch's OneCycleLR), stepped once per batch: the lr rises from max_lr/div_factor
+    to max_lr over the first pct_start of total_steps, then anneals to initial_lr/final_div_factor
+    ('cos' or 'linear'; three_phase: back to the initial lr first); the momentum (SGD's momentum, Adam's
+    beta1) cycles the other way between max_momentum and base_momentum when cycle_momentum."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
+                 final_div_factor=1e4, three_phase=False):
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = epochs * steps_per_epoch
+        if total_steps < 1 or not 0 <= pct_start <= 1 or anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: need total_steps >= 1, 0 <= pct_start <= 1 and anneal_strategy 'cos' or "
+                             f"'linear', got {total_steps}, {pct_start}, {anneal_strategy!r}")
+        groups = optimizer.param_groups
+        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
+        self.total_steps, self.anneal_strategy, self.cycle_momentum = int(total_steps), anneal_strategy, cycle_momentum
+        for g, m in zip(groups, max_lrs):
+            g["initial_lr"] = m / div_factor
+            g["max_lr"], g["min_lr"] = m, g["initial_lr"] / final_div_factor
+        self.use_beta1 = "betas" in groups[0]
+        if cycle_momentum:
+            if "momentum" not in groups[0] and not self.use_beta1:
+                raise ValueError("OneCycleLR: the optimizer has no momentum or beta1 to cycle; pass "
+                                 "cycle_momentum=False")
+            for g in groups:
+                g["max_momentum"], g["base_momentum"] = max_momentum, base_momentum
+        t = float(pct_start * self.total_steps)
+        if three_phase:
+            self.phases = [(t - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                           (2 * t - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                           (self.total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            self.phases = [(t - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                           (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        super().__init__(optimizer)
+
+    def _anneal(self, start, end, pct):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _at(self, step, g):
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: stepped {step} times, past total_steps={self.total_steps}")
+        start = 0.0
+        for i, (end, lr0, lr1, m0, m1) in enumerate(self.phases):
+            if step <= end or i == len(self.phases) - 1:
+                pct = (step - start) / (end - start)
+                mom = self._anneal(g[m0], g[m1], pct) if self.cycle_momentum else None
+                return self._anneal(g[lr0], g[lr1], pct), mom
+            start = end
+
+    def _set(self):
+        for g in self.optimizer.param_groups:
+            g["lr"], mom = self._at(self.last_epoch, g)
+            if mom is not None:
+                if self.use_beta1:
+                    g["betas"] = (mom, *g["betas"][1:])
+                else:
+                    g["momentum"] = mom
+
+
+lr_scheduler = SimpleNamespace(MultiStepLR=MultiStepLR, StepLR=StepLR, ExponentialLR=ExponentialLR,   # torch's spelling
+                               CosineAnnealingLR=CosineAnnealingLR, OneCycleLR=OneCycleLR)
