@@ -9,16 +9,16 @@ Function of this file and create_graph differentiates backward passes to any ord
     WindowSum / WindowSpread            average pooling and its adjoint
     WindowGather / WindowScatter        max pooling (at the saved argmax) and its adjoint
 
-Convolution is one GEMM each way on im2col columns: the windows are a strided view of the
-(padded) input (backend.windows2d, no copy), copied once into a (N*OH*OW, C*kh*kw) matrix
-that backward reuses for the weight gradient and releases with the graph. Array code goes
+Convolution is one GEMM each way on im2col columns: the (padded) input copied once, tap by tap,
+into a (C*kh*kw, N*OH*OW) matrix that backward reuses for the weight gradient and releases with
+the graph; pooling reads the windows as a strided view (backend.windows2d, no copy). Array code goes
 through the backend (pad2d, windows2d, xp_of) so one definition serves NumPy and CuPy.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .backend import pad2d, rng, windows2d, xp_of
+from .backend import capturing, pad2d, rng, windows2d, xp_of
 from .function import Function
 from .tensor import Tensor, _check_same_device
 
@@ -78,11 +78,19 @@ def _crop(a, padding, hw):
 
 
 def _im2col(x, kernel, stride, padding, dilation):
-    """x (N, C, H, W) -> columns (N*OH*OW, C*kh*kw), one row per output position (a copy), and (OH, OW)."""
-    win = windows2d(pad2d(x, *padding), kernel, stride, dilation)       # (N, C, OH, OW, kh, kw), a view
-    n, c, oh, ow, kh, kw = win.shape
-    cols = xp_of(x).ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * oh * ow, c * kh * kw)
-    return cols, (oh, ow)
+    """x (N, C, H, W) -> columns (C*kh*kw, N*OH*OW): row (c, i, j) holds what kernel tap (i, j) of channel c
+    sees at every output position (a copy, made tap by tap: kh*kw strided block copies), and (OH, OW)."""
+    xp = xp_of(x)
+    xpad = pad2d(x, *padding)
+    n, c = x.shape[:2]
+    (kh, kw) = kernel
+    oh, ow = (_out_size(s, k, st, 0, d) for s, k, st, d in zip(xpad.shape[2:], kernel, stride, dilation))
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    xt = xpad.transpose(1, 0, 2, 3)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xt[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)]
+    return cols.reshape(c * kh * kw, n * oh * ow), (oh, ow)
 
 
 # ------------------------------------------------------------------ convolution
@@ -92,11 +100,11 @@ class Conv2d(Function):
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         o, _, kh, kw = w.shape
         cols, (oh, ow) = _im2col(x, (kh, kw), stride, padding, dilation)
-        y = cols @ w.reshape(o, -1).T                                     # (N*OH*OW, O)
+        y = w.reshape(o, -1) @ cols                                       # (O, N*OH*OW): the one GEMM
         if b is not None:
-            y += b
+            y += b[:, None]
         self.cols, self.geom = cols, dict(stride=stride, padding=padding, dilation=dilation)
-        return y.reshape(x.shape[0], oh, ow, o).transpose(0, 3, 1, 2)
+        return y.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)     # (N, O, OH, OW), a view
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
@@ -142,7 +150,7 @@ class ConvWeightGrad(Function):
             cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation)
         o = w_shape[0]
         gm = xp_of(g).ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
-        return (gm @ cols).reshape(w_shape)
+        return (gm @ cols.T).reshape(w_shape)
 
     def backward(self, u):
         x, g = self.inputs
@@ -262,13 +270,21 @@ class MaxPool2d(WindowGather):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         xp = xp_of(x)
         win = windows2d(pad2d(x, *padding, value=-np.inf), kernel, stride, dilation)
-        best = win[..., 0, 0].copy()
-        idx = xp.zeros(best.shape, dtype=np.int8 if kernel[0] * kernel[1] < 128 else np.int32)
-        for k in range(1, kernel[0] * kernel[1]):
-            v = win[..., k // kernel[1], k % kernel[1]]
-            better = (v > best) | (v != v)
-            xp.copyto(best, v, where=better)
-            idx[better] = k
+        taps = [win[..., k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
+        best = xp.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0].copy()
+        for v in taps[2:]:
+            xp.maximum(best, v, out=best)                          # (NaN propagates)
+        itype = np.int8 if len(taps) < 128 else np.int32
+        idx = xp.zeros(best.shape, dtype=itype)
+        found = taps[0] == best                     # the first tap holding the maximum takes the gradient
+        for k in range(1, len(taps)):               # (bool/int8 arithmetic: much faster than masked copies)
+            hit = taps[k] == best
+            idx += (hit > found) * itype(k)
+            found |= hit
+        if len(taps) > 1 and (capturing() or xp.isnan(best).any()):   # PyTorch's kernel: a window's last NaN wins
+            for k, v in enumerate(taps):
+                nan = v != v
+                idx -= (idx - itype(k)) * nan
         self.x_shape, self.idx = x.shape, idx
         return best
 
@@ -282,10 +298,13 @@ class WindowScatter(Function):
         xp = xp_of(g)
         (ph, pw), (h, w) = padding, x_shape[2:]
         out = xp.zeros(x_shape[:2] + (h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        zero = g.dtype.type(0)
+        disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
         for k in range(kernel[0] * kernel[1]):
-            out[(Ellipsis,) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)] += \
-                xp.where(idx == k, g, zero)
+            at = out[(Ellipsis,) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
+            if disjoint:                                  # windows don't overlap: each element written once
+                xp.multiply(g, idx == k, out=at)
+            else:
+                at += g * (idx == k)
         return _crop(out, padding, (h, w))
 
     def backward(self, gg):
