@@ -110,7 +110,8 @@ def test_predict_proba():
 
 # ---------------------------------------------------------------- RECIPES
 def test_recipes_table():
-    assert set(M.MNIST_RECIPES) == {"two_layer", "mlp1000", "three_layer", "tiny_mlp"}
+    assert set(M.MNIST_RECIPES) == {"two_layer", "mlp1000", "three_layer", "tiny_mlp", "lenet5", "simple_convnet",
+                                    "deep_convnet", "mlp_record", "fashion_cnn"}
     assert M.DEFAULT_MNIST_RECIPE == "mlp1000"
     for name, r in M.RECIPES.items():
         assert r.name == name
