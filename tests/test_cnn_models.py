@@ -87,24 +87,6 @@ def _mnist():
     return tl.datasets.load_mnist(root=DATA_ROOT, download=False)
 
 
-def test_short_cnn_run_on_mnist_is_above_98_percent():
-    """A small CNN (conv 8 5x5 -> pool -> conv 16 5x5 -> pool -> 10), one epoch on 30,000 images:
-    above 98% on the 10,000 test images."""
-    (X, y), (Xt, yt) = _mnist()
-    tl.manual_seed(0)
-    m = nn.Sequential(ImageInput(1, 28), nn.Conv2d(1, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Conv2d(8, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 10))
-    opt = tl.optim.Adam(m.parameters(), lr=3e-3)
-    loader = tl.data.DataLoader((X[:30000], y[:30000]), batch_size=64, shuffle=True, seed=0)
-    with _one_blas_thread():
-        for xb, yb in loader:
-            opt.zero_grad()
-            F.cross_entropy(m(xb), yb).backward()
-            opt.step()
-        acc = tl.training.evaluate(m, Xt, yt)["accuracy"]
-    assert acc > 0.98, f"test accuracy {acc:.4f}"
-
-
 def test_mnist_example_takes_a_cnn_model(tmp_path):
     _mnist()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TINYGRAD_LITE_DATA=str(DATA_ROOT), MPLBACKEND="Agg",
