@@ -10,7 +10,7 @@ from .backend import DeviceError, gpu_available, manual_seed, synchronize
 from .function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor, cat, concatenate, linear, matmul, maximum, minimum, stack, where
 from .factories import arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
-from .gradcheck import GradcheckError, NondifferentiableError, gradcheck
+from .gradcheck import GradcheckError, NondifferentiableError, gradcheck, gradgradcheck
 from . import backend
 
 float32, float64, int64, int32, uint8, bool_ = "float32", "float64", "int64", "int32", "uint8", "bool"
