@@ -7,7 +7,7 @@
     tensor([2., 4., 6.])
 """
 from .backend import DeviceError, gpu_available, manual_seed, synchronize
-from .function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor, cat, concatenate, linear, matmul, maximum, minimum, stack, where
 from .factories import arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, NondifferentiableError, gradcheck, gradgradcheck

@@ -669,18 +669,21 @@ def _toposort(root_fn):
 
 
 def _run_backward(root, gradient, retain_graph):
-    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out."""
+    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out.
+
+    Leaf (and retain_grad) gradients are summed aside and committed to .grad only once the whole walk has
+    succeeded: a backward that raises leaves every .grad as it was, as PyTorch's does."""
     order = _toposort(root._ctx)
     root._ctx.grad_out = gradient
     sum_to_shape = O.sum_to_shape
+    pending = {}                                  # id(tensor) -> [tensor, summed gradient]
     try:
         for fn in reversed(order):
             g = fn.grad_out
             if g is None:
                 continue
             if fn.retained is not None:           # t.retain_grad(): keep the non-leaf's gradient
-                t = fn.retained
-                t.grad = g if t.grad is None else t.grad + g
+                _pend(pending, fn.retained, g)
             gin = fn.backward(g)
             if gin.__class__ is not tuple:
                 gin = (gin,)
@@ -690,11 +693,8 @@ def _run_backward(root, gradient, retain_graph):
                 if gi.data.shape != inp.data.shape:
                     gi = sum_to_shape(gi, inp.shape)
                 c = inp._ctx
-                if c is None:                     # a leaf: accumulate into .grad
-                    if inp.grad is None and gi.data.dtype == inp.data.dtype:
-                        inp.grad = gi
-                    else:
-                        _accumulate(inp, gi)
+                if c is None:                     # a leaf: its .grad is set once the walk is done
+                    _pend(pending, inp, gi)
                 else:
                     c.grad_out = gi if c.grad_out is None else c.grad_out + gi
             if retain_graph:
@@ -706,6 +706,19 @@ def _run_backward(root, gradient, retain_graph):
             if fn.inputs is not None:
                 fn.grad_out = None
         raise
+    for t, g in pending.values():                 # commit
+        if t.grad is None and g.data.dtype == t.data.dtype:
+            t.grad = g
+        else:
+            _accumulate(t, g)
+
+
+def _pend(pending, t, g):
+    entry = pending.get(id(t))
+    if entry is None:
+        pending[id(t)] = [t, g]
+    else:
+        entry[1] = entry[1] + g
 
 
 function._Tensor = Tensor
