@@ -156,7 +156,7 @@ def binary_cross_entropy(probs, target, reduction="mean"):
     """-(t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
     _check_reduction(reduction, "binary_cross_entropy")
     t = _as_target(target, probs, "binary_cross_entropy")
-    if probs.size and not backend.capturing():    # (a host sync: skipped while a CUDA graph is recorded)
+    if probs.numel() and not backend.capturing():    # (a host sync: skipped while a CUDA graph is recorded)
         lo, hi = float(probs.data.min()), float(probs.data.max())
         if not (lo >= 0 and hi <= 1):              # (NaN fails too)
             raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from {lo:g} "

@@ -16,7 +16,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        self._init(data, requires_grad=requires_grad)     # shares data's memory, as nn.Parameter(tensor)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -88,7 +88,7 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def num_parameters(self):
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     # ------------------------------------------------------------ state
     def state_dict(self):
