@@ -137,8 +137,12 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
+        """Drop the gradients (PyTorch 2's default), or with set_to_none=False zero them in place."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.detach().zero_()
 
     def cpu(self):
         return self.to("cpu")
