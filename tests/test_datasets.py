@@ -15,25 +15,16 @@ import pytest
 
 from tinygrad_lite import datasets as ds
 from tinygrad_lite.datasets import DatasetError
+from conftest import MNIST_DIR, MNIST_SKIP_REASON
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Located before any test touches the environment: $TINYGRAD_LITE_DATA if set,
-# else ../shared/datasets beside the repo (as in CI and on developer machines).
-REAL_DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO_ROOT.parent / "shared" / "datasets")
-REAL_MNIST = REAL_DATA / "mnist"
+# Located before any test touches the environment, as the library looks (conftest.MNIST_DIR).
+REAL_MNIST = MNIST_DIR
 MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
-def _real_mnist_present():
-    return all(any((REAL_MNIST / (f + ext)).is_file() for ext in (".gz", "")) for f in MNIST_FILES)
-
-
-needs_real_mnist = pytest.mark.skipif(
-    not _real_mnist_present(),
-    reason=f"real MNIST IDX files not found in {REAL_MNIST} "
-           "(set TINYGRAD_LITE_DATA to a folder containing mnist/)",
-)
+needs_real_mnist = pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -271,6 +262,33 @@ def test_search_order(tmp_path, monkeypatch):
     assert _n(tmp_path / "empty") == 2  # a root without the files falls through
 
 
+def test_locate_is_the_search_loading_does(tmp_path, monkeypatch):
+    """locate() answers with the folder mnist() reads, in the same order, and downloads nothing."""
+    root, env, sysdir = tmp_path / "root", tmp_path / "env", tmp_path / "system"
+    assert ds.locate("mnist") is None and ds.locate("mnist", root=root) is None
+    make_split(sysdir / "mnist", n=4, train=False)
+    assert ds.locate("mnist") is None                      # both splits asked for: the test split alone is not enough
+    assert ds.locate("mnist", train=False) == sysdir / "mnist"
+    make_split(sysdir / "mnist", n=4, train=True)
+    assert ds.locate("mnist") == sysdir / "mnist"
+    make_split(ds.cache_dir("mnist"), n=3, train=True)
+    make_split(ds.cache_dir("mnist"), n=3, train=False)
+    assert ds.locate("mnist") == ds.cache_dir("mnist")     # cache beats system
+    make_split(env / "mnist", n=2, train=True)
+    make_split(env / "mnist", n=2, train=False)
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(env))
+    assert ds.locate("mnist") == env / "mnist"             # env beats cache
+    make_split(root, n=1, train=True)
+    make_split(root, n=1, train=False)
+    assert ds.locate("mnist", root=root) == root           # root itself first
+    assert ds.locate("MNIST", root=tmp_path / "empty") == env / "mnist"
+    assert ds.locate("fashion_mnist") is None
+    x, _ = ds.mnist(root=ds.locate("mnist", root=root), train=False, download=False, verify=False)
+    assert x.shape == (1, 28, 28)
+    with pytest.raises(ValueError, match="unknown data set"):
+        ds.locate("cifar")
+
+
 def test_cache_default_without_xdg(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert ds.cache_dir("fashion-mnist") == tmp_path / "home" / ".cache" / "tinygrad_lite" / "fashion-mnist"
@@ -486,8 +504,7 @@ def test_load_mnist_synthetic(tmp_path):
 @needs_real_mnist
 @pytest.mark.parametrize("train,n,counts", [(True, 60000, TRAIN_COUNTS), (False, 10000, TEST_COUNTS)])
 def test_real_mnist(monkeypatch, isolated, train, n, counts):
-    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(REAL_DATA))
-    x, t = ds.mnist(train=train, download=False)  # verify=True: official SHA-256
+    x, t = ds.mnist(root=REAL_MNIST, train=train, download=False)  # verify=True: official SHA-256
     assert x.shape == (n, 28, 28) and x.dtype == np.uint8
     assert t.shape == (n,) and t.dtype == np.uint8
     assert np.bincount(t, minlength=10).tolist() == counts

@@ -1,7 +1,7 @@
 """The examples run end to end as subprocesses, on small settings, and fail cleanly.
 
-Data: $TINYGRAD_LITE_DATA if set, else <repo>/../shared/datasets (passed on to the
-subprocesses through the same variable). Nothing is downloaded: --no-download everywhere.
+Data: found as tl.datasets finds it, or in the shared/datasets folder beside the checkout
+(conftest.MNIST_DIR), and passed on to the subprocesses through $TINYGRAD_LITE_DATA. Nothing is downloaded: --no-download everywhere.
 """
 import csv
 import json
@@ -14,21 +14,17 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
+from conftest import MNIST_DIR, mnist_home, needs_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO.parent / "shared" / "datasets")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def needs_mnist():
-    if not (DATA / "mnist").is_dir():
-        pytest.skip(f"MNIST not found in {DATA / 'mnist'} (set TINYGRAD_LITE_DATA)")
 
 
 def run(script, *args, env=None, cwd=None, timeout=300):
     e = dict(os.environ)
-    e["TINYGRAD_LITE_DATA"] = str(DATA)
+    if MNIST_DIR is not None:
+        e["TINYGRAD_LITE_DATA"] = str(mnist_home())
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         e.setdefault(var, "1")     # small matmuls: one BLAS thread is as fast, and steady on a busy CI box
     e.update(env or {})
@@ -116,7 +112,7 @@ def test_predict_index_and_image(trained, tmp_path):
     assert len(probs) == 10 and abs(sum(probs) - 1) < 1e-3
 
     from PIL import Image
-    (_, _), (X_test, y_test) = tl.datasets.load_mnist(root=DATA, download=False)
+    (_, _), (X_test, y_test) = tl.datasets.load_mnist(root=MNIST_DIR, download=False)
     digit = (X_test[0].reshape(28, 28) * 255).astype(np.uint8)
     Image.fromarray(255 - digit).save(tmp_path / "seven.png")    # black on white, as drawn on paper
     stdout = ok(run(EXAMPLES / "predict.py", "--checkpoint", out / "final.ckpt", "--image", tmp_path / "seven.png"))

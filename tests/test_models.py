@@ -4,7 +4,6 @@ The fast recipes (gates, Iris, TinyMLP on MNIST) run in CI; the other full MNIST
 15-25 s each on 2 quiet cores (minutes on a busy machine) and are marked slow: run them by hand
 with `pytest -m slow tests/test_models.py -s`.
 """
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,13 @@ from tinygrad_lite.nn import functional as F
 from tinygrad_lite.training import count_correct, evaluate, fit
 
 import tinygrad_lite.models as M
+from conftest import needs_mnist
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO.parent / "shared" / "datasets")
 
 
 def mnist_or_skip():
-    if not (DATA / "mnist").is_dir():
-        pytest.skip(f"MNIST not found in {DATA / 'mnist'} (set TINYGRAD_LITE_DATA)")
-    return DATA
+    return needs_mnist()          # the folder tl.datasets (or the checkout's shared/datasets) holds MNIST in
 
 
 # ---------------------------------------------------------------- shapes, counts, docs

@@ -62,6 +62,7 @@ __all__ = [
     "fashion_mnist",
     "load_mnist",
     "read_idx",
+    "locate",
     "normalize",
     "flatten",
     "one_hot",
@@ -292,6 +293,29 @@ def _find_file(folder: Path, fname: str):
     return None
 
 
+def _search(searched, fnames):
+    """The files ``fnames`` from the first folder of ``searched`` that holds them all, or None."""
+    for _why, folder in searched:
+        found = [_find_file(folder, f) for f in fnames]
+        if all(found):
+            return found
+    return None
+
+
+def locate(name: str = "mnist", root=None, train=None):
+    """The folder :func:`mnist` / :func:`fashion_mnist` would read, or None; never downloads.
+
+    The same search as loading (``root``, ``$TINYGRAD_LITE_DATA/<name>``, the cache,
+    ``/usr/share/datasets/<name>``; see the module docstring). ``train=None`` asks for
+    a folder holding both splits (all four files), ``True``/``False`` for one split.
+    The files are found, not read: a corrupt file is reported when it is loaded.
+    """
+    name = _canonical_name(name)
+    fnames = _FILES[True] + _FILES[False] if train is None else _FILES[bool(train)]
+    found = _search(_candidate_dirs(name, root), fnames)
+    return None if found is None else found[0].parent
+
+
 def _download(name: str, fname: str, folder: Path, mirrors, errors: list):
     """Download ``fname`` into ``folder`` from the first mirror that serves a
     verified copy. Returns the path or None (errors appended to ``errors``)."""
@@ -365,12 +389,7 @@ def _load(name: str, root, train: bool, download: bool, verify: bool):
     name = _canonical_name(name)
     fnames = _FILES[bool(train)]
     searched = _candidate_dirs(name, root)
-    paths = None
-    for _why, folder in searched:
-        found = [_find_file(folder, f) for f in fnames]
-        if all(found):
-            paths = found
-            break
+    paths = _search(searched, fnames)
     if paths is None and download:
         folder = cache_dir(name)
         mirrors = MNIST_MIRRORS if name == "mnist" else FASHION_MNIST_MIRRORS
