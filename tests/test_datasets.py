@@ -525,24 +525,48 @@ def test_real_load_mnist_via_root():
 # --------------------------------------------------------------------------- #
 
 
-def test_digits_and_iris():
+def test_digits():
     pytest.importorskip("sklearn", reason="scikit-learn not installed (pip install scikit-learn)")
     x, y = ds.digits()
     assert x.shape == (1797, 64) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() == 1.0
     assert y.shape == (1797,) and y.dtype == np.int64 and set(y.tolist()) == set(range(10))
+
+
+def test_iris_offline_without_sklearn(monkeypatch):
+    """The Iris table ships with the package: no scikit-learn, no network."""
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     f, l = ds.iris()
     assert f.shape == (150, 4) and f.dtype == np.float32
-    assert l.dtype == np.int64 and np.bincount(l).tolist() == [50, 50, 50]
+    assert l.shape == (150,) and l.dtype == np.int64 and np.bincount(l).tolist() == [50, 50, 50]
+    assert f[0].tolist() == np.float32([5.1, 3.5, 1.4, 0.2]).tolist() and l[0] == 0
+    assert f[-1].tolist() == np.float32([5.9, 3.0, 5.1, 1.8]).tolist() and l[-1] == 2
+    assert np.isclose(f.mean(axis=0), [5.8433, 3.0573, 3.758, 1.1993], atol=1e-3).all()   # Fisher's means
+
+
+def test_iris_equals_scikit_learns():
+    skd = pytest.importorskip("sklearn.datasets", reason="scikit-learn not installed (pip install scikit-learn)")
+    d = skd.load_iris()
+    f, l = ds.iris()
+    assert np.array_equal(f, d.data.astype(np.float32)) and np.array_equal(l, d.target)
+
+
+def test_iris_is_package_data():
+    """pyproject ships data_files/iris.csv in the wheel (an editable install reads the source tree)."""
+    tomllib = pytest.importorskip("tomllib", reason="needs Python >= 3.11 for tomllib")
+    conf = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    globs = conf["tool"]["setuptools"]["package-data"]["tinygrad_lite"]
+    pkg = REPO_ROOT / "tinygrad_lite"
+    assert any((pkg / "data_files" / "iris.csv") in pkg.glob(g) for g in globs), globs
 
 
 def test_sklearn_missing_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    for fn in (ds.digits, ds.iris):
-        with pytest.raises(ImportError, match="pip install scikit-learn") as e:
-            fn()
-        assert isinstance(e.value, DatasetError)
+    with pytest.raises(ImportError, match="pip install scikit-learn") as e:
+        ds.digits()
+    assert isinstance(e.value, DatasetError)
 
 
 def test_module_imports_are_light():

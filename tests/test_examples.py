@@ -33,6 +33,15 @@ def run(script, *args, env=None, cwd=None, timeout=300):
     return p
 
 
+def run_without(modules, script, *args, **kw):
+    """run() with `modules` unimportable (as after `pip install -e ".[tools]"`, which brings none of them)."""
+    code = ("import runpy, sys\n"
+            f"for m in {list(modules)!r}: sys.modules[m] = None\n"
+            "sys.argv = sys.argv[1:]\n"
+            "sys.exit(runpy.run_path(sys.argv[0], run_name='__main__'))")
+    return run("-c", code, script, *args, **kw)
+
+
 def ok(p):
     assert p.returncode == 0, f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     assert "Traceback" not in p.stderr
@@ -162,6 +171,11 @@ def test_mnist_digits_dataset(tmp_path):
     assert_png(tmp_path / "d" / "misclassified.png")
 
 
+def test_mnist_digits_without_sklearn_says_what_to_install(tmp_path):
+    clean_error(run_without(["sklearn"], EXAMPLES / "mnist.py", "--dataset", "digits", "--out", tmp_path),
+                "--dataset digits", "pip install scikit-learn", code=1)
+
+
 BAD_FLAGS = [
     (["--epochs", "-1"], "--epochs"),
     (["--epochs", "0"], "--epochs"),
@@ -220,8 +234,8 @@ def test_gates():
 
 
 def test_iris():
-    pytest.importorskip("sklearn")
-    stdout = ok(run(EXAMPLES / "iris.py", "--quiet"))
+    """Iris ships with the package: the example needs no scikit-learn."""
+    stdout = ok(run_without(["sklearn"], EXAMPLES / "iris.py", "--quiet"))
     line = next(l for l in stdout.splitlines() if l.startswith("test accuracy:"))
     assert float(line.split()[2].rstrip("%")) >= 96.0
     assert "Total params: 583" in stdout

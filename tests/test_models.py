@@ -164,7 +164,6 @@ def test_a_single_neuron_cannot_learn_xor():
 
 
 def test_iris_recipe_reaches_96_percent():
-    pytest.importorskip("sklearn")
     (X, y), (X_test, y_test) = M.iris_split()
     assert len(X_test) == 30 and np.bincount(y_test).tolist() == [10, 10, 10]     # stratified
     assert abs(X.mean()) < 1e-5                                                     # standardized
@@ -297,3 +296,16 @@ def test_fit_on_gpu_matches_cpu():
     for a, b in zip(rows["cpu"], rows["gpu"]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["test_acc"] == pytest.approx(b["test_acc"], abs=0.02)
+
+
+@pytest.mark.parametrize("seed,test_size", [(10, 0.2), (0, 0.25), (3, 0.1)])
+def test_stratified_split_is_scikit_learns(seed, test_size):
+    """iris_split draws the split scikit-learn's train_test_split(stratify=y) draws, without scikit-learn;
+    uneven classes exercise the tie-breaking draws too."""
+    sk = pytest.importorskip("sklearn.model_selection")
+    rng = np.random.default_rng(seed)
+    for y in (tl.datasets.iris()[1], rng.integers(0, 4, size=37), np.repeat([2, 0, 1], [7, 11, 5])):
+        idx = np.arange(len(y))
+        tr, te, _, _ = sk.train_test_split(idx, y, test_size=test_size, stratify=y, random_state=seed)
+        mine_tr, mine_te = M.recipes.stratified_split(y, test_size=test_size, seed=seed)
+        assert mine_tr.tolist() == tr.tolist() and mine_te.tolist() == te.tolist()

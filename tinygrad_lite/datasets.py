@@ -38,8 +38,10 @@ into place; a failed download leaves nothing behind.
 
 Other data sets
 ---------------
-``digits()`` and ``iris()`` return scikit-learn's bundled copies (offline);
-scikit-learn is imported lazily and only needed for them.
+``iris()`` reads the 150-row Iris table shipped with this package
+(``tinygrad_lite/data_files/iris.csv``: offline, no other package needed).
+``digits()`` returns scikit-learn's bundled 8x8 digits (offline); scikit-learn
+is imported lazily and only needed for it.
 """
 
 from __future__ import annotations
@@ -492,7 +494,7 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, root=None, nam
 
 
 # --------------------------------------------------------------------------- #
-# scikit-learn's bundled data sets
+# Iris (shipped) and scikit-learn's digits
 # --------------------------------------------------------------------------- #
 
 
@@ -515,6 +517,17 @@ def digits():
 
 
 def iris():
-    """scikit-learn's iris (150 samples, offline): ``(features float32 N x 4, labels int64 N)``."""
-    d = _sklearn_datasets("iris").load_iris()
-    return np.asarray(d.data, dtype=np.float32), np.asarray(d.target, dtype=np.int64)
+    """Fisher's Iris (150 samples, 50 a species; offline, shipped with the package):
+    ``(features float32 N x 4, labels int64 N)``. Features: sepal length, sepal width,
+    petal length, petal width (cm); labels 0 setosa, 1 versicolor, 2 virginica; in
+    scikit-learn's order and with its values (``load_iris``)."""
+    from importlib import resources
+    try:
+        text = (resources.files("tinygrad_lite") / "data_files" / "iris.csv").read_text()
+    except (OSError, AttributeError) as e:       # AttributeError: a resources API without files()
+        raise DatasetError(f"the Iris table shipped with tinygrad_lite is missing or unreadable "
+                           f"(tinygrad_lite/data_files/iris.csv: {e}); reinstall the package") from e
+    table = np.loadtxt(text.splitlines(), delimiter=",", comments="#", dtype=np.float64, ndmin=2)
+    if table.shape != (150, 5):
+        raise DatasetError(f"tinygrad_lite/data_files/iris.csv: expected 150 rows of 5 columns, got {table.shape}")
+    return table[:, :4].astype(np.float32), table[:, 4].astype(np.int64)
