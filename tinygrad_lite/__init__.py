@@ -30,10 +30,12 @@ sum, mean, var, argmax, reshape, transpose, flatten, clip = (
     _unary(n) for n in ("sum", "mean", "var", "argmax", "reshape", "transpose", "flatten", "clip"))
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
-         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
+         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
+         "threads": ".threads"}
 _LAZY_ATTRS = {"save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
-               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}
+               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",
+               "set_num_threads": ".threads", "get_num_threads": ".threads"}
 
 
 def __getattr__(name):
