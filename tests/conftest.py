@@ -45,6 +45,21 @@ settings.load_profile(
 
 
 # --------------------------------------------------------------------------- #
+# BLAS threads: the examples' default (tl.threads: the idle cores, 1 to 4), so a
+# busy 2-core machine runs the tests on one BLAS thread instead of two that wait
+# for each other (10x slower small matmuls); OPENBLAS_NUM_THREADS & co. win.
+# --------------------------------------------------------------------------- #
+try:
+    BLAS_THREADS = tl.threads.configure()
+except Exception as e:  # noqa: BLE001 - never stop the test run over a thread setting
+    BLAS_THREADS = f"threads: left as they are ({type(e).__name__}: {e})"
+
+
+def pytest_report_header(config):
+    return f"tinygrad_lite {BLAS_THREADS}"
+
+
+# --------------------------------------------------------------------------- #
 # devices
 # --------------------------------------------------------------------------- #
 def gpu_skip_reason():
