@@ -146,6 +146,7 @@ def mnist_home():
 # matches is grouped by the module pytest.importorskip could not import, else by its own reason, so a
 # new kind of skip shows up as its own line without touching this table.
 SKIP_GROUPS = [
+    ("README block", r"^README"),
     ("GPU/CuPy", r"\bcupy\b|\bgpu\b|\bcuda\b"),
     ("MPI", r"\bmpi|mpiexec|mpi4py"),
     ("tensorboard", r"tensorboard"),
@@ -171,15 +172,15 @@ def skip_group(reason):
     m = re.search(r"could not import '([\w.]+)'", reason)
     if m:
         return f"no {m.group(1)}"
-    return reason.split("\n")[0][:60]
+    return re.sub(r"\d+", "N", reason.split("\n")[0].split(": ")[0])[:60]     # numbers and details aside
 
 
 def skip_summary(reasons):
-    """[(group, count, the commonest reason in it)], the biggest group first."""
+    """[(group, count, the commonest reason in it, how many different reasons)], the biggest group first."""
     groups = {}
     for r in reasons:
         groups.setdefault(skip_group(r), Counter())[r] += 1
-    rows = [(g, sum(c.values()), c.most_common(1)[0][0]) for g, c in groups.items()]
+    rows = [(g, sum(c.values()), c.most_common(1)[0][0], len(c)) for g, c in groups.items()]
     return sorted(rows, key=lambda row: (-row[1], row[0]))
 
 
@@ -193,9 +194,11 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep("-", "skipped, by cause")
     if not skipped:
         terminalreporter.write_line(f"nothing skipped: all {ran} selected tests ran")
-    for group, n, reason in skip_summary([skip_reason(r) for r in skipped]):
-        line = f"{n:>5} {group}: {reason}"
-        terminalreporter.write_line(line if len(line) <= width else line[:width - 3] + "...")
+    for group, n, reason, kinds in skip_summary([skip_reason(r) for r in skipped]):
+        more = f" (+{kinds - 1} other reason{'s' if kinds > 2 else ''})" if kinds > 1 else ""
+        line = f"{n:>5} {reason}" if reason.startswith(group) else f"{n:>5} {group}: {reason}"
+        line = line if len(line) + len(more) <= width else line[:width - 3 - len(more)] + "..."
+        terminalreporter.write_line(line + more)
     total = ran + len(skipped)
     tail = (f"; {deselected} deselected by -m/-k (by default the slow ones: pytest -m slow)"
             if deselected else "")

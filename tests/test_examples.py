@@ -98,6 +98,7 @@ def test_mnist_end_to_end(trained):
     assert "Total params: 795,010" in stdout                     # the summary of the default net
     assert "2,000 training / 10,000 test" in stdout
     assert "recipe: Adam lr 0.001, batch 64" in stdout
+    assert "threads: 1 (BLAS; set by OPENBLAS_NUM_THREADS=1" in stdout        # the header says what run() set
     rows = metrics(out)
     assert len(rows) == 1 and rows[0]["epoch"] == 1 and rows[0]["steps"] == 32
     r = rows[0]

@@ -17,12 +17,16 @@ def test_groups_by_cause():
                + ["Graphviz's dot is not installed", "could not import 'foo_bar': No module named 'foo_bar'",
                   "needs mpi4py and mpiexec", "a brand new reason nobody listed"])
     rows = skip_summary(reasons)
-    assert rows[0] == ("GPU/CuPy", 6, reasons[0])              # biggest first, commonest reason shown
-    assert rows[1] == ("data", 3, MNIST_SKIP_REASON)
+    assert rows[0] == ("GPU/CuPy", 6, reasons[0], 2)           # biggest first, commonest reason shown
+    assert rows[1] == ("data", 3, MNIST_SKIP_REASON, 1)
     assert rows[2][:2] == ("torch", 2)
-    groups = {g for g, _, _ in rows}
+    groups = {row[0] for row in rows}
     assert {"graphviz", "MPI", "no foo_bar", "a brand new reason nobody listed"} <= groups
-    assert sum(n for _, n, _ in rows) == len(reasons)
+    assert sum(row[1] for row in rows) == len(reasons)
+    # an unknown reason is grouped without its numbers and details: the same cause, one line
+    assert skip_group("needs 3 ranks: run under mpi") == "MPI"
+    assert skip_group("disk has 12 GB free: needs 40") == skip_group("disk has 3 GB free: needs 40") == "disk has N GB free"
+    assert skip_group("README block at line 15 not run: needs a GPU") == "README block"
     assert skip_group("tensorboard is not installed (pip install tensorboard)") == "tensorboard"
     assert skip_group("no chromium to render the page") == "chromium"
 
@@ -40,13 +44,13 @@ def test_summary_line_is_printed(tmp_path):
         import pytest
         def test_ok(): pass
         @pytest.mark.parametrize("i", range(3))
-        def test_gpu(i): pytest.skip("CuPy is not installed")
+        def test_gpu(i): pytest.skip("CuPy is not installed" if i else "no GPU visible")
         def test_torch(): pytest.importorskip("surely_not_a_module_xyz")
     """))
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120).stdout
     assert "skipped, by cause" in out, out
-    assert "    3 GPU/CuPy: CuPy is not installed" in out, out
+    assert "    3 GPU/CuPy: CuPy is not installed (+1 other reason)" in out, out
     assert "    1 no surely_not_a_module_xyz: could not import" in out, out
     assert "1 of 5 ran, 4 skipped (80%" in out, out
 

@@ -11,8 +11,9 @@ from tinygrad_lite import threads as T
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("cores,load,expected", [(2, 1.9, 1), (2, 3.5, 1), (2, 0.1, 1), (2, 0.0, 2),
-                                                 (16, 0.3, 4), (16, 14.2, 1), (4, 1.2, 2), (1, 0.0, 1)])
+@pytest.mark.parametrize("cores,load,expected", [(2, 1.9, 1), (2, 3.5, 1), (2, 0.7, 1), (2, 0.3, 2), (2, 0.0, 2),
+                                                 (16, 0.3, 4), (16, 14.2, 2), (16, 15.8, 1), (4, 1.2, 3),
+                                                 (1, 0.0, 1), (1, 5.0, 1)])
 def test_default_is_the_idle_cores_from_1_to_4(cores, load, expected):
     assert T.default_num_threads(cores=cores, load=load) == expected
 

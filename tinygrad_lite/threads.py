@@ -8,11 +8,12 @@ after ``import numpy`` and print the true figure; the environment variables
 (``OPENBLAS_NUM_THREADS`` ...) only work when set before NumPy loads.
 
 The examples' default, ``default_num_threads()``: the cores this process may run on, less the
-1-minute load average (work already running), rounded down, at least 1 and at most 4. On a
-2-core machine shared with other work that is 1: BLAS threads that must wait for a busy core
-wait for each other, and small matrix products run several times slower than on one thread.
-On a quiet machine it is the cores, up to 4: the tutorials' products (batch 64, 784x1000) are
-too small to gain from more.
+1-minute load average (work already running), rounded, at least 1 and at most 4. On a 2-core
+machine shared with other work that is 1: BLAS threads that must wait for a busy core wait
+for each other, and small matrix products ran 3-4x slower on two threads than on one
+(README, "Set up and run"). On a quiet machine it is the cores, up to 4: the tutorials'
+products (batch 64, 784x1000) are small, and the cap keeps a 16-core machine from spreading
+them thin (not measured here: no such machine was at hand).
 """
 from __future__ import annotations
 
@@ -53,16 +54,16 @@ def load_average():
 
 
 def default_num_threads(cores=None, load=None):
-    """The examples' default: idle cores (``cores`` less the ``load`` average), in 1..MAX_DEFAULT.
+    """The examples' default: idle cores (``cores`` less the ``load`` average, rounded), in 1..MAX_DEFAULT.
 
-    >>> default_num_threads(cores=2, load=1.9), default_num_threads(cores=2, load=0.1)
+    >>> default_num_threads(cores=2, load=1.9), default_num_threads(cores=2, load=0.7)
     (1, 1)
-    >>> default_num_threads(cores=16, load=0.3), default_num_threads(cores=4, load=1.2)
-    (4, 2)
+    >>> default_num_threads(cores=2, load=0.2), default_num_threads(cores=16, load=0.3)
+    (2, 4)
     """
     cores = available_cores() if cores is None else cores
     load = (load_average() or 0.0) if load is None else load
-    return max(1, min(MAX_DEFAULT, math.floor(cores - load)))
+    return max(1, min(MAX_DEFAULT, math.floor(cores - load + 0.5)))
 
 
 def set_num_threads(n):
