@@ -17,8 +17,9 @@ its opening fence, an HTML comment that GitHub does not show::
     <!-- readme-test: skip (needs a GPU) -->
 
 Each such block becomes a skipped test with that reason, so the run's "skipped, by cause" summary lists it.
-Commands are also skipped, saying why, when their program is not installed or they ask for ``--device gpu``
-without one; anything else unknown fails with a message saying how to mark it.
+Commands are also skipped, saying why, when they need MPI that is not installed or ask for ``--device gpu``
+without one; a program in ``NOT_RUN`` (a server: ``tensorboard``) is left out while the rest of its block runs,
+and the test then skips naming it; any other program fails with a message saying how to mark its block.
 """
 import contextlib
 import doctest
@@ -51,6 +52,9 @@ SHORTER = {
     "benchmarks/mnist_mlp.py": ["--epochs", "1", "--configs", "1", "--no-torch"],
 }
 TIMEOUT = 300
+# Programs a README command may name that a test must not start; the block's other commands still run, and the
+# test then skips, naming what it left out and why.
+NOT_RUN = {"tensorboard": "starts a server that runs until stopped (look at it on http://localhost:6006)"}
 
 
 # ---------------------------------------------------------------- extraction
@@ -124,9 +128,13 @@ def run_command(cmd, tmp):
     """Run one README command (cut short by SHORTER) in `tmp`; skip where it can't run here."""
     prog = cmd[0]
     if prog in ("pip", "pip3") or cmd[:3] in (["python", "-m", "pip"], ["python3", "-m", "pip"]):
-        if "install" in cmd:
+        if "install" in cmd and ("-e" in cmd or "--editable" in cmd):
             check_pip(cmd)
             return "checked: extras exist"
+        if "install" in cmd:
+            return "not run: installs third-party packages"
+    if prog in NOT_RUN:
+        return f"not run: {prog} {NOT_RUN[prog]}"
     if prog in ("python", "python3") and cmd[1:3] == ["-m", "pytest"]:
         return "this run"
     if "--device" in cmd and cmd[cmd.index("--device") + 1:][:1] in (["gpu"], ["cuda"]) and not tl.gpu_available():
@@ -178,6 +186,10 @@ def test_extraction_finds_the_set_up_and_marks():
 def test_pip_extras_are_checked(tmp_path):
     with pytest.raises(AssertionError, match="lacks"):
         run_command(["pip", "install", "-e", ".[tools,nosuchextra]"], tmp_path)
+    assert run_command(["pip", "install", "-e", ".[tools]"], tmp_path) == "checked: extras exist"
+    assert run_command(["tensorboard", "--logdir", "runs"], tmp_path).startswith("not run: tensorboard starts a server")
+    with pytest.raises(pytest.fail.Exception, match="readme-test: skip"):
+        run_command(["make", "everything"], tmp_path)
 
 
 @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=block_id)
@@ -187,8 +199,13 @@ def test_readme_shell_block_runs(block, tmp_path):
         pytest.skip(f"README block at line {line} not run: {skip}")
     cmds = commands(code)
     assert cmds, f"README block at line {line} holds no command"
+    left_out = []
     for cmd in cmds:
-        run_command(cmd, tmp_path)
+        result = run_command(cmd, tmp_path)
+        if isinstance(result, str) and result.startswith("not run: ") and cmd[0] in NOT_RUN:
+            left_out.append(result[len("not run: "):])
+    if left_out:
+        pytest.skip(f"README block at line {line}: the rest ran; not run: {'; '.join(left_out)}")
 
 
 # ---------------------------------------------------------------- python blocks
