@@ -115,10 +115,12 @@ class _Cuda:
 cuda = _Cuda()
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
-         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
+         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
+         "threads": ".threads"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
-               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}
+               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",
+               "set_num_threads": ".threads", "get_num_threads": ".threads"}
 
 
 def __getattr__(name):
