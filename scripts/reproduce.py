@@ -141,9 +141,9 @@ def main(argv=None):
                      f"**{pct(r['accuracy'])}**{'' if ok else ' (below target)'} | {pct(recipe.target)} | "
                      f"{r['seconds']:.1f} |")
     lines.append("")
-    mnist_rows = [(recipe, r) for recipe, r, _ in rows if r["history"] and recipe.dataset == "mnist"]
+    mnist_rows = [(recipe, r) for recipe, r, _ in rows if r["history"] and recipe.dataset in ("mnist", "fashion-mnist")]
     if mnist_rows:
-        lines += ["Test accuracy after each epoch (MNIST networks):", ""]
+        lines += ["Test accuracy after each epoch (MNIST and Fashion-MNIST networks):", ""]
         for recipe, r in mnist_rows:
             accs = ", ".join(f"{h['test_acc'] * 100:.2f}" for h in r["history"])
             lines.append(f"- `{recipe.name}`: {accs}")
@@ -158,6 +158,9 @@ def main(argv=None):
               "the tutorial's 100% for every seed tried.",
               "- Epoch counts the tutorials do not state were chosen here and are in the recipe column "
               "(`tl.models.RECIPES`).",
+              "- The CNN recipes (`lenet5`, `simple_convnet`, `deep_convnet`, `fashion_cnn`) and `mlp_record` "
+              "take minutes to tens of minutes each on 2 cores (`deep_convnet` the longest); `fashion_cnn` needs "
+              "Fashion-MNIST (`apt-get install -y dataset-fashion-mnist`). `--only NAME ...` runs a subset.",
               "- Timing on a shared CPU: when other jobs hold the cores, OpenBLAS threads wait for each "
               "other and these small matmuls ran 10-20x slower when this script was written (2-core AMD EPYC: "
               "`two_layer` 5.7 s with one thread, about 100 s with the default two while other jobs ran); "
