@@ -7,7 +7,8 @@ float32 images (N, 1, 28, 28) in [0, 1], the same initial weights (tl's init, co
 order in every epoch (np.random.default_rng([seed, epoch]).permutation) and run interleaved epochs
 (tl, numpy, torch, tl, ...), so a busy machine slows all three alike; the table shows median seconds
 per epoch and the ratios. Peak RSS of a batch-100 step is measured for each implementation in a fresh
-subprocess: VmHWM after 20 steps, and (+) how much the steps added to the peak once MNIST was loaded.
+subprocess on synthetic images: VmHWM after 20 steps, and (+) how much the steps added to the peak of the
+process with its imports, data and model in place.
 
     python benchmarks/mnist_convnet.py                     # 3 epochs of 10,000 images, default threads
     python benchmarks/mnist_convnet.py --threads 1 --limit 60000 --epochs 3
@@ -166,7 +167,8 @@ def vmhwm_mib():
 def rss_child(impl, threads):
     """In a fresh process: 20 batch-100 steps of one implementation, then its peak RSS (MiB)."""
     set_threads(threads)
-    X, y = load(2000)
+    rng = np.random.default_rng(0)                  # synthetic images: the peak is the steps', not the loader's
+    X, y = rng.random((2000, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 2000)
     m = IMPLS[impl](initial_weights())
     base = vmhwm_mib()
     for idx in batches(len(X), 0)[:20]:

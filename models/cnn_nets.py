@@ -14,23 +14,32 @@ import numpy as np
 from tinygrad_lite import backend, nn
 
 
-class ImageInput(nn.Module):
-    """(N, C*side*side) -> (N, C, side, side); an (N, C, H, W) input passes through unchanged."""
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081     # of MNIST's training pixels in [0, 1]
 
-    def __init__(self, channels=1, side=28):
+
+class ImageInput(nn.Module):
+    """(N, C*side*side) -> (N, C, side, side); an (N, C, H, W) input passes through unchanged.
+    With `mean` and `std` the pixels are standardized too, (x - mean) / std, inside the model, so it
+    still takes the raw [0, 1] pixels the data loaders give."""
+
+    def __init__(self, channels=1, side=28, mean=None, std=None):
         super().__init__()
-        self.channels, self.side = channels, side
+        self.channels, self.side, self.mean, self.std = channels, side, mean, std
 
     def forward(self, x):
-        if x.ndim == 4:
-            return x
-        if x.ndim != 2 or x.shape[1] != self.channels * self.side * self.side:
-            raise ValueError(f"{type(self).__name__}: expected images (N, {self.channels}, {self.side}, {self.side}) "
-                             f"or flat rows (N, {self.channels * self.side * self.side}), got shape {x.shape}")
-        return x.reshape(x.shape[0], self.channels, self.side, self.side)
+        if x.ndim != 4:
+            if x.ndim != 2 or x.shape[1] != self.channels * self.side * self.side:
+                raise ValueError(f"{type(self).__name__}: expected images (N, {self.channels}, {self.side}, "
+                                 f"{self.side}) or flat rows (N, {self.channels * self.side * self.side}), got shape "
+                                 f"{x.shape}")
+            x = x.reshape(x.shape[0], self.channels, self.side, self.side)
+        if self.mean is not None:
+            x = (x - self.mean) * (1.0 / self.std)
+        return x
 
     def extra_repr(self):
-        return f"channels={self.channels}, side={self.side}"
+        norm = f", mean={self.mean}, std={self.std}" if self.mean is not None else ""
+        return f"channels={self.channels}, side={self.side}{norm}"
 
 
 def _side(in_features):
@@ -75,14 +84,15 @@ class SimpleConvNet(nn.Sequential):
 class LeNet5(nn.Sequential):
     """LeNet-5 with ReLU and max-pooling (LeCun et al. 1998, modernized): conv(6, 5x5, pad 2) -> ReLU -> pool
     -> conv(16, 5x5) -> ReLU -> pool -> 400 -> 120 -> 84 -> 10; 61,706 parameters.
-    `batch_norm=True` adds BatchNorm2d after each conv (and BatchNorm1d after the hidden Linears)."""
+    `batch_norm=True` adds BatchNorm2d after each conv (and BatchNorm1d after the hidden Linears); the input
+    is standardized with MNIST's mean and std (`normalize=False`: not)."""
 
-    def __init__(self, in_features=784, num_classes=10, batch_norm=False, device=None):
+    def __init__(self, in_features=784, num_classes=10, batch_norm=False, normalize=True, device=None):
         side = _side(in_features)
         s = _conv_out(_conv_out(side, 5, 2) // 2, 5, 0) // 2
         bn2 = (lambda c: [nn.BatchNorm2d(c)]) if batch_norm else (lambda c: [])
         bn1 = (lambda c: [nn.BatchNorm1d(c)]) if batch_norm else (lambda c: [])
-        super().__init__(ImageInput(1, side),
+        super().__init__(ImageInput(1, side, *((MNIST_MEAN, MNIST_STD) if normalize else ())),
                          nn.Conv2d(1, 6, 5, padding=2), *bn2(6), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(6, 16, 5), *bn2(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(16 * s * s, 120), *bn1(120), nn.ReLU(), nn.Linear(120, 84), *bn1(84), nn.ReLU(),

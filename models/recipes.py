@@ -160,7 +160,7 @@ RECIPES = {
     "lenet5": Recipe(
         name="lenet5", model=LeNet5, title="LeNet-5 (ReLU, max-pool) 784-conv6-conv16-120-84-10",
         source="LeCun et al. 1998, modernized (ReLU, max-pooling, Adam)", dataset="mnist",
-        optimizer="adam", lr=2e-3, batch_size=64, epochs=3, reported=0.99, target=0.99,
+        optimizer="adam", lr=2e-3, batch_size=64, epochs=3, lr_milestones=(2,), reported=0.99, target=0.99,
         reported_note="99.05% (LeNet-5 in LeCun's MNIST table)"),
     "simple_convnet": Recipe(
         name="simple_convnet", model=SimpleConvNet, title="SimpleConvNet conv30(5x5)-pool-100-10",
