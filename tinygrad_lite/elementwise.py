@@ -1,0 +1,266 @@
+"""Elementwise math primitives beyond ops.py (sin ... erf, logsigmoid, logaddexp): forward and backward side by side.
+
+Each backward is written with Tensor ops, so create_graph=True differentiates it again. One definition serves
+NumPy and CuPy (`xp_of`); erf is the only one NumPy lacks: `_erf_numpy` below, cupyx.scipy.special.erf on the GPU.
+The rounding ops (sign floor ceil round trunc) have a zero gradient everywhere, as in PyTorch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import xp_of
+from .function import Function
+from .ops import Where, _const
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+class Sin(Function):
+    def forward(self, a):
+        return xp_of(a).sin(a)
+
+    def backward(self, g):
+        return g * self.inputs[0].cos()
+
+
+class Cos(Function):
+    def forward(self, a):
+        return xp_of(a).cos(a)
+
+    def backward(self, g):
+        return -(g * self.inputs[0].sin())
+
+
+class Tan(Function):
+    needs_output = True
+
+    def forward(self, a):
+        return xp_of(a).tan(a)
+
+    def backward(self, g):
+        y = self.output
+        return g * (y * y + 1)
+
+
+class Rsqrt(Function):
+    """1 / sqrt(x); d/dx = -y^3 / 2 (inf at 0 and nan below it, as in PyTorch)."""
+    needs_output = True
+
+    def forward(self, a):
+        xp = xp_of(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.reciprocal(xp.sqrt(a))
+
+    def backward(self, g):
+        y = self.output
+        return g * (y * y * y) * -0.5
+
+
+class Expm1(Function):
+    """e^x - 1, accurate near 0 (elu, celu and selu use it, as PyTorch does)."""
+    needs_output = True
+
+    def forward(self, a):
+        return xp_of(a).expm1(a)
+
+    def backward(self, g):
+        return g * (self.output + 1)
+
+
+class Exp2(Function):
+    needs_output = True
+
+    def forward(self, a):
+        return xp_of(a).exp2(a)
+
+    def backward(self, g):
+        return g * self.output * _LN2
+
+
+class Log2(Function):
+    def forward(self, a):
+        return xp_of(a).log2(a)
+
+    def backward(self, g):
+        return g / (self.inputs[0] * _LN2)
+
+
+class Log10(Function):
+    def forward(self, a):
+        return xp_of(a).log10(a)
+
+    def backward(self, g):
+        return g / (self.inputs[0] * _LN10)
+
+
+class Erf(Function):
+    """The error function; d/dx = 2/sqrt(pi) e^(-x^2). NumPy: `_erf_numpy` (float64 inside, within ~1e-14 of
+    PyTorch's); CuPy: cupyx.scipy.special.erf."""
+
+    def forward(self, a):
+        if isinstance(a, np.ndarray):
+            return _erf_numpy(a)
+        from cupyx.scipy.special import erf   # (the GPU only: imported on first use)
+        return erf(a)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return g * (-(x * x)).exp() * _TWO_OVER_SQRT_PI
+
+
+class _ZeroGrad(Function):
+    """A piecewise-constant op: its gradient is zero everywhere (PyTorch's convention at the jumps too)."""
+
+    def backward(self, g):
+        return _const(xp_of(g.data).zeros(g.shape, dtype=g.dtype))
+
+
+class Sign(_ZeroGrad):
+    def forward(self, a):
+        return xp_of(a).sign(a)
+
+
+class Floor(_ZeroGrad):
+    def forward(self, a):
+        return xp_of(a).floor(a) if a.dtype.kind == "f" else a.copy()
+
+
+class Ceil(_ZeroGrad):
+    def forward(self, a):
+        return xp_of(a).ceil(a) if a.dtype.kind == "f" else a.copy()
+
+
+class Trunc(_ZeroGrad):
+    def forward(self, a):
+        return xp_of(a).trunc(a) if a.dtype.kind == "f" else a.copy()
+
+
+class Round(_ZeroGrad):
+    """Round half to even (torch.round): 0.5 -> 0, 1.5 -> 2, -2.5 -> -2; decimals as PyTorch computes it."""
+
+    def forward(self, a, decimals=0):
+        xp = xp_of(a)
+        if a.dtype.kind != "f":
+            return a.copy()
+        if decimals == 0:
+            return xp.rint(a)
+        if decimals > 0:
+            p = a.dtype.type(10.0 ** decimals)
+            return xp.rint(a * p) / p
+        p = a.dtype.type(10.0 ** -decimals)
+        return xp.rint(a / p) * p
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|): a Function because the composed form overflows (log of 0
+    for x < -104 in float32) or, written stably with abs, has a wrong gradient at exactly 0; d/dx = sigmoid(-x)."""
+
+    def forward(self, a):
+        xp = xp_of(a)
+        return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
+
+    def backward(self, g):
+        return g * (-self.inputs[0]).sigmoid()
+
+
+class LogAddExp(Function):
+    """log(e^a + e^b), stably (np.logaddexp); a Function because the composed form overflows.
+    d/da = 1 / (1 + e^(b - a)) = sigmoid(a - b), as PyTorch computes it (nan where a = b = -inf, as there)."""
+
+    def forward(self, a, b):
+        return xp_of(a).logaddexp(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = g * (a - b).sigmoid() if a.requires_grad else None
+        gb = g * (b - a).sigmoid() if b.requires_grad else None
+        return ga, gb
+
+
+class ELU(Function):
+    """PyTorch's elu, celu and selu: scale x for x > 0, alpha scale (e^(input_scale x) - 1) elsewhere. A Function
+    to keep PyTorch's conventions at 0 to second order: the first derivative there is the negative side's
+    (alpha scale input_scale), the second is 0 (PyTorch's double backward masks x < 0 strictly)."""
+
+    def forward(self, a, alpha, scale, input_scale):
+        xp = xp_of(a)
+        self.params = alpha, scale, input_scale
+        neg = xp.expm1(xp.minimum(a, 0) * input_scale) * (alpha * scale)
+        return xp.where(a > 0, a * scale, neg).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        alpha, scale, input_scale = self.params
+        x = self.inputs[0]
+        zero = _const(xp_of(x.data).zeros((), dtype=x.dtype))
+        below = Where.apply(x, zero, cond=x.data < 0)          # x where x < 0: no second derivative at 0
+        d = (below * input_scale).exp() * (alpha * scale * input_scale)
+        return g * Where.apply(_const(xp_of(x.data).asarray(scale, dtype=x.dtype)), d, cond=x.data > 0)
+
+
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, and x where beta x > threshold, as PyTorch; d/dx = sigmoid(beta x) (1 above the
+    threshold). A Function to keep PyTorch's conventions at the threshold to second order (the first derivative
+    there is sigmoid's, the second 0) and to be smooth at 0 (a stable form written with abs has a kink there)."""
+
+    def forward(self, a, beta, threshold):
+        xp = xp_of(a)
+        self.beta, self.threshold = beta, threshold
+        bx = a * beta
+        return xp.where(bx > threshold, a, xp.logaddexp(0, bx) / beta).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        bx = x.data * self.beta
+        below = Where.apply(x, _const(x.data), cond=bx < self.threshold)   # only strictly below differentiates on
+        one = _const(xp_of(bx).ones((), dtype=x.dtype))
+        return g * Where.apply(one, (below * self.beta).sigmoid(), cond=bx > self.threshold)
+
+
+# ------------------------------------------------------------------ erf on NumPy
+_ERF_TAYLOR = None       # Horner coefficients of erf(x)/x in x^2 for |x| < 1
+_ERF_PIECES = None       # (lo, hi, Chebyshev coefficients of erf on [lo, hi])
+
+
+def _erf_tables():
+    """Built on first use (~1 ms): the Taylor series at 0 and Chebyshev interpolants of math.erf on [1, 3]
+    and [3, 6] (degree 20: within ~6e-15 relative of math.erf); beyond 6, erf is +-1 in float64."""
+    global _ERF_TAYLOR, _ERF_PIECES
+    from numpy.polynomial import chebyshev
+    f = np.frompyfunc(math.erf, 1, 1)
+    pieces = []
+    for lo, hi in ((1.0, 3.0), (3.0, 6.0)):
+        c = chebyshev.chebinterpolate(lambda t: f((t * (hi - lo) + hi + lo) / 2).astype(np.float64), 20)
+        pieces.append((lo, hi, c))
+    _ERF_TAYLOR = [_TWO_OVER_SQRT_PI * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(18)]
+    _ERF_PIECES = pieces
+
+
+def _erf_numpy(a):
+    """erf of a NumPy array (any float dtype; computed in float64): within ~1e-14 relative of PyTorch's."""
+    from numpy.polynomial import chebyshev
+    if _ERF_PIECES is None:
+        _erf_tables()
+    x = a.astype(np.float64).reshape(-1)       # (1-D inside: 0-d arrays become NumPy scalars)
+    ax = np.abs(x)
+    out = np.copysign(np.ones_like(x), x)          # |x| >= 6 (and +-inf)
+    m = ax < 1.0
+    if m.any():
+        xm = x[m]
+        z = xm * xm
+        p = np.full_like(z, _ERF_TAYLOR[-1])
+        for c in _ERF_TAYLOR[-2::-1]:
+            p *= z
+            p += c
+        out[m] = xm * p
+    for lo, hi, c in _ERF_PIECES:
+        m = (ax >= lo) & (ax < hi)
+        if m.any():
+            out[m] = np.copysign(chebyshev.chebval((2 * ax[m] - (hi + lo)) / (hi - lo), c), x[m])
+    nan = np.isnan(x)
+    if nan.any():
+        out[nan] = np.nan
+    out = out.reshape(a.shape)
+    return out.astype(a.dtype, copy=False) if a.dtype.kind == "f" else out
