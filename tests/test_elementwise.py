@@ -69,6 +69,10 @@ def test_rounding_ops_at_halves_and_integers_match_torch():
         np.testing.assert_array_equal(ours, theirs, err_msg=name)
         np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs), err_msg=f"{name}: sign of zero")
     np.testing.assert_array_equal(tl.Tensor([0.5, 1.5, 2.5, -0.5, -2.5]).round().numpy(), [0, 2, 2, -0, -2])
+    special = np.array([np.nan, np.inf, -np.inf])
+    for name in ("round", "floor", "ceil", "trunc", "sign"):               # torch.sign(nan) is 0
+        np.testing.assert_array_equal(getattr(tl.Tensor(special), name)().numpy(),
+                                      getattr(torch, name)(torch.tensor(special)).numpy(), err_msg=name)
 
 
 @pytest.mark.parametrize("decimals", [-2, -1, 1, 2, 3])

@@ -119,8 +119,11 @@ class _ZeroGrad(Function):
 
 
 class Sign(_ZeroGrad):
+    """-1, 0 or 1 (0 at +-0 and, as torch.sign, at nan)."""
+
     def forward(self, a):
-        return xp_of(a).sign(a)
+        xp = xp_of(a)
+        return xp.nan_to_num(xp.sign(a), copy=False, nan=0.0) if a.dtype.kind == "f" else xp.sign(a)
 
 
 class Floor(_ZeroGrad):

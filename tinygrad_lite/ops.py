@@ -534,7 +534,7 @@ class CrossEntropy(Function):
     (labels; ignored ones count 0) or by M (probabilities): PyTorch's rule.
     """
 
-    def forward(self, x, target, reduction="mean", label_smoothing=0.0, weight=None, ignore=None):
+    def forward(self, x, target=None, reduction="mean", label_smoothing=0.0, weight=None, ignore=None):
         xp = xp_of(x)
         n, c = x.shape
         z = x - x.max(axis=1, keepdims=True)
@@ -599,11 +599,12 @@ class CrossEntropy(Function):
         return g
 
     def backward(self, g):
-        x, target = self.inputs
+        x = self.inputs[0]                        # (the target is an input only when it requires grad)
+        target = self.inputs[1] if len(self.inputs) > 1 else None
         n, c = x.shape
         if is_grad_enabled():                     # create_graph: softmax as a Tensor op
             gs = self._scale(g, n)
-            if self.labels is None:               # the target stays in the graph: it may require grad
+            if target is not None:                # the target stays in the graph: it requires grad
                 t = target * (1.0 - self.ls) + self.ls / c if self.ls else target
                 t = t * _const(self.weight) if self.weight is not None else t
                 rowsum = t.sum(axis=1, keepdims=True)
@@ -612,10 +613,10 @@ class CrossEntropy(Function):
                 t, rowsum = _const(ta), _const(rs)
             gx = (x.softmax(axis=1) * rowsum - t) * gs if x.requires_grad else None
             gt = None
-            if target.requires_grad:
-                w = -(x.log_softmax(axis=1) * (1.0 - self.ls))
-                gt = (w * _const(self.weight) if self.weight is not None else w) * gs
-            return gx, gt
+            if target is None:
+                return gx
+            w = -(x.log_softmax(axis=1) * (1.0 - self.ls))
+            return gx, (w * _const(self.weight) if self.weight is not None else w) * gs
         gd = g.data
         if self.reduction == "mean":
             gd = gd / (x.dtype.type(self.denom) if isinstance(self.denom, int) else self.denom)
@@ -632,6 +633,8 @@ class CrossEntropy(Function):
                 p -= t
                 p *= gd
             gx = _const(p)
+        if target is None:
+            return gx
         if target.requires_grad:                  # -(1 - s) w log_softmax(x) upstream
             xd = x.data
             z = xd - xd.max(axis=1, keepdims=True)

@@ -77,10 +77,10 @@ def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """torch.var_mean: (var, mean) over dim (all when None); Bessel's correction (correction=1) by default,
     as in PyTorch."""
     c = _correction(correction, unbiased, "var_mean")
-    return x.var(dim, keepdim, ddof=c), x.mean(dim, keepdim)
+    return x.var(dim=dim, keepdims=keepdim, ddof=c), x.mean(dim=dim, keepdims=keepdim)
 
 
 def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """torch.std_mean: (std, mean) over dim (all when None), correction=1 by default as in PyTorch."""
     c = _correction(correction, unbiased, "std_mean")
-    return x.std(dim, keepdim, ddof=c), x.mean(dim, keepdim)
+    return x.std(dim=dim, keepdims=keepdim, ddof=c), x.mean(dim=dim, keepdims=keepdim)

@@ -293,22 +293,29 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     ignore = None
     if t.dtype.kind in "iu":
         t, ignore = _class_labels(_array_on(t, input), input, op, ignore_index)
-        tt = Tensor._make(t, False, None)
     elif t.dtype.kind == "f":
         if tuple(t.shape) != input.shape:
             raise ValueError(f"{op}: class probabilities must have the logits' shape {input.shape}, got "
                              f"{tuple(t.shape)}")
-        if keep_graph:
+        if keep_graph:                            # an input of the node: it gets its gradient
             _check_same_device(op, input, target)
             tt = _classes_last(target.astype(input.dtype))
-        else:
-            tt = _classes_last(Tensor._make(_array_on(t, input).astype(input.dtype, copy=False), False, None))
+            return _unflatten_none(O.CrossEntropy.apply(_classes_last(input), tt, reduction=reduction,
+                                                        label_smoothing=label_smoothing, weight=w), input, reduction)
+        t = _array_on(t, input).astype(input.dtype, copy=False)
+        if input.ndim > 2:
+            t = backend.xp_of(t).moveaxis(t, 1, -1).reshape(-1, input.shape[1])
     else:
         raise TypeError(f"{op}: target must hold integer labels or float probabilities, got dtype {t.dtype}")
-    out = O.CrossEntropy.apply(_classes_last(input), tt, reduction=reduction, label_smoothing=label_smoothing,
+    out = O.CrossEntropy.apply(_classes_last(input), target=t, reduction=reduction, label_smoothing=label_smoothing,
                                weight=w, ignore=ignore)
+    return _unflatten_none(out, input, reduction)
+
+
+def _unflatten_none(out, input, reduction):
+    """reduction='none' over (N, C, d1, ...): the (N * d1 * ...,) losses back to (N, d1, ...)."""
     if reduction == "none" and input.ndim > 2:
-        out = out.reshape((input.shape[0],) + input.shape[2:])
+        return out.reshape((input.shape[0],) + input.shape[2:])
     return out
 
 
