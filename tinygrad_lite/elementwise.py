@@ -123,7 +123,7 @@ class Sign(_ZeroGrad):
 
     def forward(self, a):
         xp = xp_of(a)
-        return xp.nan_to_num(xp.sign(a), copy=False, nan=0.0) if a.dtype.kind == "f" else xp.sign(a)
+        return xp.nan_to_num(xp.sign(a), nan=0.0) if a.dtype.kind == "f" else xp.sign(a)
 
 
 class Floor(_ZeroGrad):
