@@ -10,7 +10,7 @@ import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import nn
 
-from parity import check_float32, check_vs_torch, grid_and_random, torch_or_skip
+from parity import check_float32, check_vs_torch, gradgradcheck_or_skip, grid_and_random, torch_or_skip
 
 # name -> (our function, torch's (by name in torch.nn.functional, with kwargs), kinks, our module)
 ACTS = {
@@ -114,3 +114,10 @@ def test_hardsigmoid_second_derivative_is_zero():
     if g.requires_grad:
         (g * tl.Tensor(np.arange(7.0))).sum().backward()
         np.testing.assert_array_equal(x.grad.numpy(), np.zeros(7))
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+def test_gradgradcheck_activation(name):
+    """Second derivatives by central differences, off the kinks (tl.gradgradcheck)."""
+    x = np.array([[-3.7, -1.3, -0.4], [0.35, 1.6, 4.2]])
+    gradgradcheck_or_skip(ACTS[name][0], tl.Tensor(x, requires_grad=True))

@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_lite as tl
 from tinygrad_lite.elementwise import _erf_numpy
 
-from parity import GRID, check_float32, check_vs_torch, grid_and_random, torch_or_skip
+from parity import GRID, check_float32, check_vs_torch, gradgradcheck_or_skip, grid_and_random, torch_or_skip
 
 # name -> (hypothesis domain (lo, hi), kinks/jumps to keep finite differences away from, positive-only grid)
 UNARY = {
@@ -104,8 +104,8 @@ def test_rounding_ops_give_a_zero_gradient_like_torch():
 
 
 def test_erf_accuracy_against_math_erf():
-    """NumPy has no erf: ours is a Taylor series and Chebyshev interpolants; within 1e-14 relative of math.erf
-    everywhere (and exactly +-1 far out, nan at nan, odd)."""
+    """NumPy has no erf: ours is piecewise polynomials (64 Chebyshev interpolants) and a Taylor series at 0;
+    within 1e-14 relative of math.erf everywhere (and exactly +-1 far out, nan at nan, odd)."""
     x = np.concatenate([np.linspace(-8, 8, 20001), np.geomspace(1e-300, 1, 200), -np.geomspace(1e-300, 1, 200),
                         [0.0, -0.0, np.inf, -np.inf, 1.0, 3.0, 6.0, -6.0]])
     ref = np.array([math.erf(v) for v in x])
@@ -202,3 +202,39 @@ def test_predicates_match_torch_and_are_bool():
     np.testing.assert_array_equal(a.logical_or(b).numpy(), [True, True, True])
     np.testing.assert_array_equal(a.logical_xor(b).numpy(), [False, True, True])
     np.testing.assert_array_equal(tl.Tensor([0.0, 2.0]).logical_not().numpy(), [True, False])
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan", "rsqrt", "expm1", "exp2", "log2", "log10", "erf", "round"])
+def test_gradgradcheck_unary(name):
+    x = np.random.default_rng(0).uniform(0.3, 1.2, (2, 3))
+    gradgradcheck_or_skip(lambda t: getattr(t, name)(), tl.Tensor(x, requires_grad=True))
+
+
+def test_gradgradcheck_logaddexp_lerp():
+    rng = np.random.default_rng(1)
+    a, b, w = (tl.Tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3), (3,), (2, 1)))
+    gradgradcheck_or_skip(tl.logaddexp, a, b)
+    gradgradcheck_or_skip(lambda x, y, z: x.lerp(y, z) ** 2, a, b, w)
+
+
+def test_inplace_after_the_new_ops_raises_where_backward_reads_the_changed_values():
+    """As PyTorch: sin reads its input, tan its output (changing them raises at backward); flip reads neither."""
+    a = tl.Tensor([0.1, 0.2], requires_grad=True)
+    b = a * 1.0
+    z = b.sin()
+    with tl.no_grad():
+        b += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    b = a * 1.0
+    z = b.tan()
+    with tl.no_grad():
+        z += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    b = a * 1.0
+    y = b.flip(0).floor()
+    with tl.no_grad():
+        b += 1
+    (y.sum() + b.sum()).backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])

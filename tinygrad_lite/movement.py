@@ -1,6 +1,8 @@
-"""Shape and indexing ops beyond ops.py (flip, repeat, gather, masked_fill, split, chunk, unflatten, sum_to_size,
-pad): Flip is the one new primitive; the rest are a few lines of existing ops and take their gradients from them
-(gather is a GetItem, whose backward scatter-adds, so repeated indices accumulate)."""
+"""Shape and indexing ops beyond ops.py: flip, repeat, gather, masked_fill, split, chunk, unflatten, sum_to_size, pad.
+
+Flip is the one new primitive; the rest are a few lines of existing ops and take their gradients from them
+(gather is a GetItem, whose backward scatter-adds, so repeated indices accumulate).
+"""
 from __future__ import annotations
 
 import math
@@ -15,6 +17,7 @@ from .ops import Cat, GetItem, Where, _norm_axis, axis_index, sum_to_shape
 
 class Flip(Function):
     """Reverse the order along `dims`, into new memory (as torch.flip); the gradient flips back."""
+    saves_inputs = False
 
     def forward(self, a, dims):
         self.dims = dims
