@@ -125,10 +125,12 @@ from .reductions import prod, std_mean, var_mean  # noqa: E402
                         "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "sum_to_size"))
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
-         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
+         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
+         "threads": ".threads"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
-               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}
+               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",
+               "set_num_threads": ".threads", "get_num_threads": ".threads"}
 
 
 def __getattr__(name):
