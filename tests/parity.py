@@ -120,9 +120,6 @@ def grid_and_random(seed=0, n=10, scale=3.0, positive=False):
     return np.abs(x) + (0.25 if positive else 0) if positive else x
 
 
-def gradgradcheck_or_skip(fn, *inputs):
-    """tl.gradgradcheck (engineer strength's, issue 17) on fn; skips only while it is not on this branch."""
-    gg = getattr(tl, "gradgradcheck", None)
-    if gg is None:
-        pytest.skip("tl.gradgradcheck is not on this branch yet")
-    assert gg(fn, *inputs)
+def gradgradcheck(fn, *inputs):
+    """tl.gradgradcheck on fn: second derivatives (the create_graph path) against finite differences."""
+    assert tl.gradgradcheck(fn, *inputs)
