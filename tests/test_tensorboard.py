@@ -222,3 +222,58 @@ def test_cupy_tensor_values(tmp_path):
         w.add_scalar("g", tl.Tensor(1.5, device="gpu"), 0)
         w.add_histogram("h", tl.randn(50, device="gpu"), 0)
     assert scalars(read(tmp_path), "g") == [(0, 1.5)]
+
+
+# ---------------------------------------------------------------- examples/mnist.py --tensorboard
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _mnist_py(*args, env=None):
+    e = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg", **(env or {}))
+    e["PYTHONPATH"] = os.pathsep.join(p for p in (e.get("PYTHONPATH"), REPO) if p)
+    return subprocess.run([sys.executable, os.path.join(REPO, "examples", "mnist.py"), *map(str, args)],
+                          capture_output=True, text=True, env=e, timeout=300)
+
+
+def test_mnist_example_logs_steps_epochs_histograms_and_misclassified(tmp_path):
+    pytest.importorskip("sklearn", reason="scikit-learn not installed: no digits data set")
+    tb = tmp_path / "tb"
+    r = _mnist_py("--dataset", "digits", "--model", "tiny_mlp", "--epochs", 2, "--batch-size", 64, "--quiet",
+                  "--no-plots", "--out", tmp_path / "out", "--tensorboard", tb)
+    assert r.returncode == 0, r.stderr
+    assert f"tensorboard --logdir {tb}" in r.stdout
+    rows = [__import__("json").loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    acc = read(tb)
+    steps = rows[-1]["steps"]
+    assert steps == 2 * -(-1437 // 64)
+    assert [s for s, _ in scalars(acc, "step/train_loss")] == list(range(1, steps + 1))
+    assert all(0 <= v <= 1 for _, v in scalars(acc, "step/train_acc"))
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        got = scalars(acc, f"epoch/{key}")
+        assert [s for s, _ in got] == [1, 2]
+        np.testing.assert_allclose([v for _, v in got], [row[key] for row in rows], rtol=1e-6)
+    assert [s for s, _ in scalars(acc, "step/test_acc")] == [row["steps"] for row in rows]
+    # the per-step losses average to the epoch's (batches weighted by their size)
+    first = [v for _, v in scalars(acc, "step/train_loss")][:steps // 2]
+    sizes = [64] * (steps // 2 - 1) + [1437 - 64 * (steps // 2 - 1)]
+    np.testing.assert_allclose(np.dot(first, sizes) / 1437, rows[0]["train_loss"], rtol=1e-5)
+    assert scalars(acc, "epoch/lr") == [(1, pytest.approx(1e-3)), (2, pytest.approx(1e-3))]
+    hist = acc.Tags()["histograms"]
+    for name in ("0.weight", "0.bias", "2.weight", "4.weight", "4.bias"):
+        assert f"weights/{name}" in hist and f"grads/{name}" in hist
+        assert [e.step for e in acc.Histograms(f"weights/{name}")] == [1, 2]
+    assert acc.Histograms("weights/0.weight")[0].histogram_value.num == 25 * 64
+    (img,) = acc.Images("misclassified")
+    assert img.step == 2 and img.width > 8 and img.height > 8
+    (txt,) = acc.Tensors("misclassified/text_summary")
+    assert "test examples wrong" in txt.tensor_proto.string_val[0].decode()
+
+
+def test_mnist_example_without_tensorboardx_says_what_to_install(tmp_path):
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "tensorboardX.py").write_text("raise ImportError('No module named tensorboardX')\n")
+    r = _mnist_py("--dataset", "digits", "--epochs", 1, "--quiet", "--no-plots", "--out", tmp_path / "out",
+                  "--tensorboard", tmp_path / "tb", env={"PYTHONPATH": str(fake)})
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "mnist.py: error: --tensorboard:" in r.stderr and 'pip install "tinygrad_lite[tensorboard]"' in r.stderr

@@ -250,3 +250,62 @@ class SummaryWriter:
 
     def __repr__(self):
         return f"SummaryWriter(log_dir={self.log_dir!r}{', closed' if self._writer is None else ''})"
+
+
+class FitLogger:
+    """Hooks for `tl.training.fit` that log a run to a SummaryWriter:
+
+        log = FitLogger(writer, model, optimizer)
+        fit(model, optimizer, loader, test, epochs=5, on_step=log.step, on_epoch_end=log.epoch)
+        log.misclassified(X_test, y_test, predictions, side=28)
+
+    Per step (x: optimizer step): step/train_loss, step/train_acc, and step/test_loss, step/test_acc, step/lr where
+    an epoch ends (the lr is the one the epoch trained with). Per epoch (x: epoch): epoch/train_loss, epoch/train_acc, epoch/test_loss, epoch/test_acc,
+    epoch/lr, and histograms weights/<name> and grads/<name> of every parameter.
+    """
+
+    def __init__(self, writer, model, optimizer):
+        self.writer, self.model, self.optimizer = writer, model, optimizer
+        self._trained_lr = None                   # the lr of the last step taken
+
+    def lr(self):
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def step(self, step, loss, n_right, n):
+        self._trained_lr = self.lr()
+        self.writer.add_scalar("step/train_loss", loss, step)
+        self.writer.add_scalar("step/train_acc", int(backend.to_numpy(n_right)) / n, step)
+
+    def epoch(self, row):
+        """`row`: fit's history row (epoch, steps, train_loss, train_acc, test_loss, test_acc)."""
+        w, e, s = self.writer, row["epoch"], row["steps"]
+        w.add_scalar("epoch/train_loss", row["train_loss"], e)
+        w.add_scalar("epoch/train_acc", row["train_acc"], e)
+        if row.get("test_loss") is not None:
+            for key in ("test_loss", "test_acc"):
+                w.add_scalar(f"epoch/{key}", row[key], e)
+                w.add_scalar(f"step/{key}", row[key], s)
+        lr = self._trained_lr if self._trained_lr is not None else self.lr()   # fit has stepped the scheduler
+        w.add_scalar("epoch/lr", lr, e)
+        w.add_scalar("step/lr", lr, s)
+        for name, p in self.model.named_parameters():
+            w.add_histogram(f"weights/{name}", p, e)
+            if p.grad is not None:
+                w.add_histogram(f"grads/{name}", p.grad, e)
+        w.flush()
+
+    def misclassified(self, X, y, predictions, side=28, limit=64, global_step=None, classes=None):
+        """The first `limit` wrong test predictions as one image grid, and their labels as text."""
+        from ..vision.utils import make_grid
+        X, y, predictions = to_numpy(X), to_numpy(y), to_numpy(predictions)
+        wrong = np.flatnonzero(predictions != y)[:limit]
+        if wrong.size == 0:
+            self.writer.add_text("misclassified", "no test example is misclassified", global_step)
+            return 0
+        images = X[wrong].reshape(len(wrong), 1, side, side)
+        self.writer.add_image("misclassified", make_grid(images, nrow=8, normalize=True), global_step)
+        name = (lambda k: classes[k]) if classes else str
+        rows = " | ".join(f"{name(int(y[i]))} -> {name(int(predictions[i]))}" for i in wrong)
+        self.writer.add_text("misclassified", f"{int((predictions != y).sum())} of {len(y)} test examples wrong; "
+                             f"the first {len(wrong)} (true -> predicted, row by row): {rows}", global_step)
+        return len(wrong)
