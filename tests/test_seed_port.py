@@ -117,8 +117,25 @@ def _printed(stdout, label):
     return [float(m) for m in re.findall(rf"{label}: (?:tensor\()?([-0-9.e]+)", stdout)]
 
 
+def _missing_pieces(tmp_path):
+    """What the program needs from tinygrad_lite that is not there yet (PyTorch fidelity, issue 10)."""
+    import warnings
+    missing = [name for name in ("device", "cuda") if not hasattr(tl, name)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tl.save({"w": tl.zeros(1)}, tmp_path / "probe.pth")
+    if not any("safetensors" in str(w.message) for w in caught):
+        missing.append("the warning of tl.save that a .pth file holds safetensors")
+    if "{}".format(tl.Tensor(0.5)) != "0.5":
+        missing.append('"{}".format(0-d Tensor) giving the number, as torch')
+    return missing
+
+
 @pytest.fixture(scope="module")
 def port_run(mnist_slice, tmp_path_factory):
+    missing = _missing_pieces(tmp_path_factory.mktemp("probe"))
+    if missing:
+        pytest.skip(f"the seed program needs {', '.join(missing)} (issue 10, not landed yet)")
     pytest.importorskip("tensorboardX", reason="tensorboardX not installed (pip install 'tinygrad_lite[tensorboard]')")
     pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'tinygrad_lite[tensorboard]')")
     cwd = tmp_path_factory.mktemp("port")
@@ -183,4 +200,9 @@ def test_the_original_runs_on_torch_and_logs_the_same_tags(mnist_slice, port_run
     sd_torch = torch.load(cwd / f"model_dict{EPOCHS}.pth")
     sd_tl = tl.load(port_run[0] / f"model_dict{EPOCHS}.pth")
     assert {k: tuple(v.shape) for k, v in sd_torch.items()} == {k: tuple(v.shape) for k, v in sd_tl.items()}
-    assert "tensor(" in "\n".join(line for line in r.stdout.splitlines() if line.startswith("Accuracy"))
+    # "{}".format(0-d tensor) formats the number (Tensor.__format__), so both print the same kind of line
+    printed = [line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("Accuracy")]
+    ours = [line.split(": ", 1)[1] for line in port_run[1].stdout.splitlines() if line.startswith("Accuracy")]
+    assert len(printed) == len(ours) == EPOCHS
+    for a, b in zip(printed, ours):
+        float(a), float(b)                                   # plain numbers, not "tensor(...)"
