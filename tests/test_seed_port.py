@@ -206,3 +206,21 @@ def test_the_original_runs_on_torch_and_logs_the_same_tags(mnist_slice, port_run
     assert len(printed) == len(ours) == EPOCHS
     for a, b in zip(printed, ours):
         float(a), float(b)                                   # plain numbers, not "tensor(...)"
+
+
+@pytest.mark.parametrize("value", [0.8379999995231628, 3, True, -1.5e-7])
+@pytest.mark.parametrize("spec", ["", ".4f", ">10", "e"])
+def test_format_of_a_0d_tensor_is_its_numbers_as_torch(value, spec):
+    """The program prints "{}".format(total_accuracy / test_data_size): PyTorch formats a 0-d tensor as its item."""
+    if spec and isinstance(value, bool) and spec == "e":
+        spec = ""
+    got = format(tl.tensor(value), spec)
+    assert got == format(tl.tensor(value).item(), spec)
+    torch = pytest.importorskip("torch", reason="torch not installed: not compared with torch")
+    assert got == format(torch.tensor(value), spec)
+
+
+def test_format_of_other_tensors():
+    assert format(tl.Tensor([1.0, 2.0])) == repr(tl.Tensor([1.0, 2.0]))
+    with pytest.raises(TypeError):
+        format(tl.Tensor([1.0]), ".2f")
