@@ -82,3 +82,21 @@ def test_missing_files_say_where_they_were_looked_for(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(tl.datasets.DatasetError, match="nowhere"):
         vision.datasets.MNIST(tmp_path / "empty", train=True, download=False)
+
+
+def test_make_grid_is_torchvisions():
+    x = np.arange(5 * 1 * 3 * 2, dtype=np.float32).reshape(5, 1, 3, 2)
+    g = vision.make_grid(tl.Tensor(x), nrow=2, padding=1, pad_value=-1.0).numpy()
+    # torchvision: ceil(5/2)=3 rows of 2; (3+1)*3+1 high, (2+1)*2+1 wide; one channel repeated to three
+    assert g.shape == (3, 13, 7)
+    np.testing.assert_array_equal(g[0], g[2])
+    np.testing.assert_array_equal(g[1, 1:4, 1:3], x[0, 0])
+    np.testing.assert_array_equal(g[1, 1:4, 4:6], x[1, 0])
+    np.testing.assert_array_equal(g[1, 9:12, 1:3], x[4, 0])
+    assert (g[:, 9:12, 4:6] == -1).all() and (g[:, 0, :] == -1).all()
+    one = vision.make_grid(x[:1])
+    assert one.shape == (3, 3, 2)                               # a single image comes back as it is
+    norm = vision.make_grid(x, normalize=True).numpy()
+    assert norm.max() == 1.0 and norm[:, 2:5, 2:4].min() == 0.0
+    with pytest.raises(ValueError, match="N x C x H x W"):
+        vision.make_grid(np.zeros((2, 2)))
