@@ -1,4 +1,4 @@
 """torch.utils.data's names: `from tinygrad_lite.utils.data import DataLoader` (the same objects as tl.data)."""
-from ..data import DataLoader, TensorDataset
+from ..data import DataLoader, Subset, TensorDataset, random_split
 
-__all__ = ["DataLoader", "TensorDataset"]
+__all__ = ["DataLoader", "Subset", "TensorDataset", "random_split"]
