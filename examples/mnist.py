@@ -8,6 +8,7 @@
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors --resume --epochs 10
     python examples/mnist.py --limit 2000 --epochs 1 --quiet                      # a quick look
     python examples/mnist.py --tensorboard runs/tb && tensorboard --logdir runs/tb  # watch it in TensorBoard
+    python examples/mnist.py --threads 2              # BLAS threads (default: the idle cores, 1 to 4)
 
 Each recipe's defaults (optimizer, lr, batch size, epochs, L2) come from tl.models.RECIPES;
 any flag overrides them. Writes to --out (default runs/mnist): metrics.csv, metrics.jsonl,
@@ -95,6 +96,7 @@ def build_parser(models):
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (matplotlib is then not needed)")
     p.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard event files in DIR: losses, "
                    "accuracies, lr, histograms, misclassified digits (view: tensorboard --logdir DIR)")
+    tl.threads.add_argument(p)
     return p
 
 
@@ -180,6 +182,10 @@ def run(args, models):
         device = tl.backend.canonical_device(args.device)
     except tl.DeviceError as e:
         raise Fail(f"--device {args.device}: {e}") from None
+    try:
+        threads = tl.threads.configure(args.threads)
+    except ImportError as e:
+        raise Fail(f"--threads: {e}") from None
 
     info = saved = None
     if args.resume:
@@ -247,6 +253,7 @@ def run(args, models):
     budget = f"{max_steps:,} iterations" if max_steps else f"{epochs} epochs"
     print(f"this run: {opt_name} lr {args.lr:g}, batch {args.batch_size}, L2 {args.weight_decay:g}, {budget}, "
           f"seed {args.seed}")
+    print(threads)
     if start_epoch:
         print(f"resuming {args.checkpoint} after epoch {start_epoch}")
     print(HEADER)
