@@ -94,6 +94,16 @@ def test_flush_writes_before_close_and_with_closes(tmp_path):
     assert w2.get_logdir() == w2.log_dir == str(tmp_path / "b")
 
 
+def test_purge_step_hides_a_crashed_runs_later_events(tmp_path):
+    with SummaryWriter(tmp_path) as w:
+        for step in range(10):
+            w.add_scalar("loss", float(step), step)
+    with SummaryWriter(tmp_path, purge_step=5) as w:          # resumed from the checkpoint of step 5
+        for step in range(5, 8):
+            w.add_scalar("loss", 100.0 + step, step)
+    assert scalars(read(tmp_path), "loss") == [(s, float(s)) for s in range(5)] + [(s, 100.0 + s) for s in (5, 6, 7)]
+
+
 def test_default_log_dir_is_pytorchs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     w = SummaryWriter(comment="_lr0.1")

@@ -24,7 +24,7 @@ from .. import backend
 from ..tensor import Tensor
 
 INSTALL_HINT = ('pip install "tinygrad_lite[tensorboard]"  (or: pip install tensorboardX tensorboard; '
-                'tensorboardX writes the event files, tensorboard shows them)')
+                'tensorboardX builds the summaries, tensorboard writes and shows them)')
 
 
 def _libraries():
