@@ -114,6 +114,21 @@ class _Cuda:
 
 cuda = _Cuda()
 
+
+class _Accelerator:
+    """tl.accelerator (PyTorch 2.6's torch.accelerator, as the current quickstart uses it): the GPU when CuPy sees one."""
+
+    @staticmethod
+    def is_available():
+        return gpu_available()
+
+    @staticmethod
+    def current_accelerator():
+        return device("cuda") if gpu_available() else None
+
+
+accelerator = _Accelerator()
+
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",

@@ -169,6 +169,12 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __format__(self, spec):
+        """f"{t:.3f}" formats a one-element 0-d tensor's value, as PyTorch ({t} alone prints the tensor)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=50, prefix="tensor(")
         extra = ""
