@@ -618,3 +618,17 @@ def test_the_books_manual_update_loops_train_to_its_accuracy():
     assert results[0][0] >= 0.95 and results[1][0] >= 0.95, [r[0] for r in results]
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_backward_after_an_optimizer_step_raises_as_pytorch():
+    lin = nn.Linear(2, 1)
+    opt = tl.optim.SGD(lin.parameters(), lr=0.1)
+    loss = (lin(tl.ones(3, 2)) ** 2).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: the input 1 of Linear .* by "
+                                           r"optimizer.step"):
+        loss.backward()
+    opt.zero_grad()
+    (lin(tl.ones(3, 2)) ** 2).sum().backward()      # a graph recorded after the step is fine
+    opt.step()
