@@ -173,10 +173,10 @@ class Tensor:
         return id(self)
 
     def __format__(self, spec):
-        """f"{t:.3f}" formats a one-element 0-d tensor's value, as PyTorch ({t} alone prints the tensor)."""
+        """As PyTorch: a 0-d tensor formats as its number ("{:.4f}".format(loss), "{}".format(acc)); others as repr."""
         if self.ndim == 0:
-            return format(self.item(), spec)
-        return format(str(self), spec)
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
 
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=50, prefix="tensor(")
