@@ -30,7 +30,8 @@ sum, mean, var, argmax, reshape, transpose, flatten, clip = (
     _unary(n) for n in ("sum", "mean", "var", "argmax", "reshape", "transpose", "flatten", "clip"))
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
-         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
+         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
+         "distributed": ".distributed"}
 _LAZY_ATTRS = {"save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
                "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}

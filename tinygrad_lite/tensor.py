@@ -11,6 +11,7 @@ from . import ops as O
 from .backend import DeviceError, device_of, xp_of
 
 _new = object.__new__
+_post_backward_hooks = []   # callables run after every successful backward() (tl.distributed registers here)
 
 
 def _scalar(x):
@@ -224,6 +225,8 @@ class Tensor:
                 _run_backward(self, gradient, retain_graph)
         finally:
             function._grad_enabled.reset(token)
+        for hook in _post_backward_hooks:    # e.g. tl.distributed's gradient all-reduce; empty otherwise
+            hook()
 
     # -------------------------------------------------------------- operators
     def _binary(self, other, op, scalar_op, name):
