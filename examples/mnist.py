@@ -7,6 +7,7 @@
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors            # save every epoch
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors --resume --epochs 10
     python examples/mnist.py --limit 2000 --epochs 1 --quiet                      # a quick look
+    mpiexec -n 2 python examples/mnist.py --distributed     # data-parallel over 2 processes (the mpi extra)
 
 Each recipe's defaults (optimizer, lr, batch size, epochs, L2) come from tl.models.RECIPES;
 any flag overrides them. Writes to --out (default runs/mnist): metrics.csv, metrics.jsonl,
@@ -27,6 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                 # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
+
+if "--distributed" in sys.argv[1:]:           # before NumPy loads: each rank gets its share of the cores for BLAS
+    _ranks = int(os.environ.get("MPI_LOCALNRANKS") or os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE") or 1)
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, str(max(1, (os.cpu_count() or 1) // _ranks)))
 
 import numpy as np  # noqa: E402
 
@@ -92,6 +98,9 @@ def build_parser(models):
     p.add_argument("--jit", action="store_true",
                    help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (matplotlib is then not needed)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of `mpiexec -n N` (tl.distributed): each rank takes "
+                        "1/N of every batch; rank 0 prints and writes the outputs")
     return p
 
 
@@ -163,6 +172,22 @@ def read_resume(path):
     return info, cfg
 
 
+def distribute(args, model, X, y, device):
+    """--distributed: the model as a DistributedDataParallel (rank 0's weights everywhere) and a loader of
+    this rank's shard, batch_size / N rows a step, so N ranks together take the recipe's batch."""
+    dist = tl.distributed
+    try:
+        n = dist.world_size()
+    except dist.DistributedError as e:
+        raise Fail(f"--distributed: {e}") from None
+    if args.batch_size % n:
+        raise Fail(f"--distributed: the batch of {args.batch_size} does not split over {n} ranks; pass a "
+                   f"--batch-size divisible by {n}")
+    sampler = tl.data.DistributedSampler((X, y), shuffle=True, seed=args.seed)
+    loader = tl.data.DataLoader((X, y), batch_size=args.batch_size // n, sampler=sampler, device=device)
+    return dist.DistributedDataParallel(model), loader
+
+
 def run(args, models):
     try:
         device = tl.backend.canonical_device(args.device)
@@ -200,7 +225,11 @@ def run(args, models):
     model = recipe.build(in_features=in_features, num_classes=10, device=device)
     optimizer = recipe.make_optimizer(model, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
     scheduler = recipe.make_scheduler(optimizer)
-    loader = tl.data.DataLoader((X, y), batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
+    if args.distributed:                          # the global batch split over the ranks
+        model, loader = distribute(args, model, X, y, device)
+    else:
+        loader = tl.data.DataLoader((X, y), batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                                    device=device)
 
     max_steps = None
     if args.epochs is not None:
@@ -214,19 +243,26 @@ def run(args, models):
     history, start_epoch = [], 0
     if info is not None:
         try:
-            model.load_state_dict(info["model_state"])
+            getattr(model, "module", model).load_state_dict(info["model_state"])
             optimizer.load_state_dict(info["optimizer_state"])
         except (KeyError, ValueError, TypeError) as e:
             raise Fail(f"--resume: {args.checkpoint} does not fit this model/optimizer: {e}") from None
         if info["rng_state"] is not None:
             tl.backend.set_rng_state(info["rng_state"])
+        rank_states = info["extra"].get("rank_rng_states")       # a --distributed run's, one per rank
+        if args.distributed and isinstance(rank_states, list) and len(rank_states) == tl.distributed.world_size():
+            tl.backend.set_rng_state(rank_states[tl.distributed.rank()])
         history, start_epoch = list(info["extra"]["history"]), int(info["epoch"])
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.checkpoint:
-        Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
-    tl.summary(model, (in_features,))
+    main_rank = not args.distributed or tl.distributed.is_main()
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.checkpoint:
+            Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+    else:                                         # only rank 0 prints and writes
+        sys.stdout = open(os.devnull, "w")
+    tl.summary(getattr(model, "module", model), (in_features,))
     what = f"{args.dataset}: {len(X):,} training / {len(X_test):,} test examples"
     title = recipe.title.replace("784-", f"{in_features}-", 1)    # 64- for the 8x8 digits
     print(f"{title} on {what}, device {device}")
@@ -235,6 +271,9 @@ def run(args, models):
     budget = f"{max_steps:,} iterations" if max_steps else f"{epochs} epochs"
     print(f"this run: {opt_name} lr {args.lr:g}, batch {args.batch_size}, L2 {args.weight_decay:g}, {budget}, "
           f"seed {args.seed}")
+    if args.distributed:
+        n = tl.distributed.world_size()
+        print(f"data-parallel: {n} ranks x batch {args.batch_size // n} (global batch {args.batch_size})")
     if start_epoch:
         print(f"resuming {args.checkpoint} after epoch {start_epoch}")
     print(HEADER)
@@ -246,7 +285,8 @@ def run(args, models):
     def on_epoch_end(row):                 # a line and the metrics files, as each epoch ends
         rows.append(row)
         print(fmt_row(row), flush=True)
-        write_metrics(rows, out)
+        if main_rank:
+            write_metrics(rows, out)
 
     if start_epoch >= epochs:
         print(f"the checkpoint already holds {start_epoch} epochs (--epochs {epochs}): nothing to train")
@@ -256,10 +296,11 @@ def run(args, models):
                       on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
                       history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
                       jit=args.jit)
+    ev = evaluate(model, X_test, y_test)          # (--distributed: each rank half the test set, reduced)
+    if not main_rank:
+        return ev
     write_metrics(history, out)
-
-    ev = evaluate(model, X_test, y_test)
-    tl.save_checkpoint(out / "final.ckpt", model, optimizer, epoch=len(history),
+    tl.save_checkpoint(out / "final.ckpt", getattr(model, "module", model), optimizer, epoch=len(history),
                        config=config_of(args, recipe, in_features, len(X)), history=history)
     written = ["metrics.csv", "metrics.jsonl", "final.ckpt"]
     if not args.no_plots and history:
