@@ -28,17 +28,25 @@ Public API
 
 Writes are atomic: the file is written to a temporary file in the same directory,
 flushed and fsync'ed, then ``os.replace``'d over ``path``; on any error the temporary
-file is removed and a previous file at ``path`` is left untouched.
+file is removed and a previous file at ``path`` is left untouched.  A save keeps an
+existing file's permission bits.  The writer holds an exclusive ``flock`` on its temporary
+file until the rename, so when a save is killed the next save of the same file finds the
+orphan unlocked and removes it (a live writer's temporary file stays locked and is never
+touched).  An empty path, a directory, or a missing or read-only directory raises an
+``OSError`` naming the target file and the reason.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import secrets
+import stat
 import struct
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -154,19 +162,104 @@ def _is_count(x) -> bool:
 # --------------------------------------------------------------------------- codec
 
 
-def _atomic_write(path: str, chunks) -> None:
+def _save_target(path: str) -> tuple:
+    """(target, directory, base) for a save to ``path``, or an OSError naming ``path``
+    and the reason (empty path, a directory, a missing or read-only directory)."""
+    if path == "":
+        raise FileNotFoundError(errno.ENOENT, "cannot save: the path is empty (give a file name)", path)
     target = os.path.realpath(path)  # write through symlinks
     directory, base = os.path.split(target)
+    if os.path.isdir(target) or not base:
+        raise IsADirectoryError(errno.EISDIR, "cannot save: the path is a directory, not a file", path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, f"cannot save: directory {directory!r} does not exist", path)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"cannot save: directory {directory!r} is not writable "
+                                            "(permission denied)", path)
+    return target, directory, base
+
+
+# A writer holds an exclusive flock on its temp file until the rename, and the kernel drops
+# the lock when the writer dies; so a temp whose lock can be taken belongs to a dead writer.
+try:
+    import fcntl as _fcntl
+except ImportError:  # Windows: no flock; stale temps are only removed by age there
+    _fcntl = None
+_STALE_AGE_S = 24 * 3600  # without flock: a temp this old is taken for dead
+
+
+def _is_our_temp(name: str, base: str) -> bool:
+    if not (name.startswith(f".{base}.") and name.endswith(".tmp")):
+        return False
+    middle = name[len(base) + 2 : -4]
+    return bool(middle) and all(c in "0123456789abcdef-" for c in middle)
+
+
+def _remove_stale_temps(directory: str, base: str) -> None:
+    """Remove temp files left by killed saves of ``base``, never a live writer's."""
+    try:
+        names = [n for n in os.listdir(directory) if _is_our_temp(n, base)]
+    except OSError:
+        return
+    for name in names:
+        tmp = os.path.join(directory, name)
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue  # gone (renamed by its writer) or not ours to read
+        try:
+            st = os.fstat(fd)
+            if _fcntl is not None:
+                try:
+                    _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+                except OSError:
+                    continue  # a live writer holds it
+            elif time.time() - st.st_mtime < _STALE_AGE_S:
+                continue
+            try:  # still the same file under that name (not renamed or recreated meanwhile)?
+                if os.stat(tmp, follow_symlinks=False).st_ino != st.st_ino:
+                    continue
+            except OSError:
+                continue
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: str, chunks) -> None:
+    target, directory, base = _save_target(path)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)  # keep an existing file's permission bits
+    except OSError:
+        mode = None
+    _remove_stale_temps(directory, base)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f".{base}.{os.getpid():x}-{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, flags, 0o666)  # mode honours the umask, like open()
-            break
         except FileExistsError:
             continue
+        except OSError as e:  # e.g. a read-only directory or file system: name the target
+            raise type(e)(e.errno, f"cannot save: cannot create a file in directory {directory!r} "
+                                   f"({e.strerror or e})", path) from None
+        if _fcntl is not None:
+            _fcntl.flock(fd, _fcntl.LOCK_EX)  # released by the kernel if we die
+            try:  # a cleaner may have taken our file in the instant before the lock
+                same = os.stat(tmp, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except OSError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+        break
     try:
-        with os.fdopen(fd, "wb") as f:
+        if mode is not None:
+            os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
+        with os.fdopen(os.dup(fd), "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
             f.flush()
@@ -178,6 +271,8 @@ def _atomic_write(path: str, chunks) -> None:
         except OSError:
             pass
         raise
+    finally:
+        os.close(fd)  # drops the lock
     if os.name == "posix":  # make the rename itself durable (best effort)
         try:
             dfd = os.open(directory, os.O_RDONLY)
