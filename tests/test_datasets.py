@@ -235,7 +235,7 @@ def test_wrong_image_size_and_label_range(tmp_path):
     d = tmp_path / "d"
     make_split(d)
     _break(d, "train-images-idx3-ubyte", idx_bytes(np.zeros((5, 27, 28), np.uint8)))
-    with pytest.raises(DatasetError, match="28x28"):
+    with pytest.raises(DatasetError, match="28 x 28"):
         ds.mnist(root=d, download=False, verify=False)
     make_split(d)
     _break(d, "train-labels-idx1-ubyte", idx_bytes(np.full(5, 10, np.uint8)))

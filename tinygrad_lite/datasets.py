@@ -33,7 +33,12 @@ default) the SHA-256 of the *decompressed* content is also checked against the
 known value for the official files (this costs ~0.15 s for the full training
 set, on top of the ~0.3 s decompression that reading needs anyway). Pass
 ``verify=False`` to load other IDX files stored under the standard names (e.g.
-a subset). Downloads are always verified before they are moved (atomically)
+a subset). Memory is bounded by what a file may hold: the header's dimensions
+are checked (N x 28 x 28 images / N labels, N at most the official count with
+``verify=True`` and at most ``MAX_UNVERIFIED_EXAMPLES`` without) before anything
+is allocated, and gzip data is inflated incrementally, never past what the
+header allows, so a gzip bomb or a header claiming gigabytes is refused without
+the memory. Downloads are always verified before they are moved (atomically)
 into place; a failed download leaves nothing behind.
 
 Other data sets
@@ -47,6 +52,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import urllib.request
@@ -149,6 +155,10 @@ PUBLISHED_GZ_MD5 = {
 _IMAGES_MAGIC = 2051  # 0x00000803: uint8, 3 dims
 _LABELS_MAGIC = 2049  # 0x00000801: uint8, 1 dim
 _MAX_IDX_BYTES = 1 << 34  # sanity bound on what a header may claim
+_DEFLATE_MAX_RATIO = 1032  # deflate expands at most ~1032:1, so a header claiming more lies
+_READ_CHUNK = 1 << 22
+#: With ``verify=False`` a file may hold at most this many examples (784 MB of images).
+MAX_UNVERIFIED_EXAMPLES = 1_000_000
 
 
 # --------------------------------------------------------------------------- #
@@ -170,12 +180,18 @@ def _read_exact(f, n: int, path: Path, what: str) -> bytes:
     return data
 
 
-def read_idx(path, expected_magic=None, sha256=None) -> np.ndarray:
+def read_idx(path, expected_magic=None, sha256=None, expected_dims=None,
+             max_bytes=_MAX_IDX_BYTES) -> np.ndarray:
     """Read one uint8 IDX file (gzip or raw) into a writable NumPy array.
 
-    ``expected_magic`` (e.g. 2051 for images, 2049 for labels) and ``sha256``
-    (hex digest of the decompressed content) are checked when given. Raises
-    :class:`DatasetError` naming ``path`` on any problem.
+    ``expected_magic`` (e.g. 2051 for images, 2049 for labels), ``expected_dims``
+    (a tuple with an int or ``None`` (any) per dimension, e.g. ``(None, 28, 28)``)
+    and ``sha256`` (hex digest of the decompressed content) are checked when
+    given. The header's dimensions are checked (against ``expected_dims``,
+    ``max_bytes``, the file's size, and for gzip the most deflate can expand it)
+    before anything is allocated, and the data is decompressed incrementally,
+    never more than the header allows; so memory is bounded by what the file
+    may hold. Raises :class:`DatasetError` naming ``path`` on any problem.
     """
     path = Path(path)
     try:
@@ -200,44 +216,60 @@ def read_idx(path, expected_magic=None, sha256=None) -> np.ndarray:
             dims = tuple(
                 int.from_bytes(dim_bytes[4 * i : 4 * i + 4], "big") for i in range(ndim)
             )
-            size = int(np.prod(dims, dtype=np.int64)) if dims else 0
-            if size > _MAX_IDX_BYTES:
-                raise DatasetError(f"{path}: header claims absurd dimensions {dims}")
+            if expected_dims is not None and (
+                len(dims) != len(expected_dims)
+                or any(e is not None and d != e for d, e in zip(dims, expected_dims))
+            ):
+                want = " x ".join("N" if e is None else str(e) for e in expected_dims)
+                raise DatasetError(f"{path}: header claims dimensions {dims}, expected {want}")
+            size = math.prod(dims)
+            if size > max_bytes:
+                raise DatasetError(
+                    f"{path}: header claims dimensions {dims} ({size} bytes), more than the "
+                    f"{max_bytes} bytes this dataset may hold"
+                )
+            header_len = 4 + 4 * ndim
+            on_disk = os.path.getsize(path)
+            if gz and size > _DEFLATE_MAX_RATIO * on_disk:
+                raise DatasetError(
+                    f"{path}: header claims dimensions {dims} ({size} bytes), more than a "
+                    f"{on_disk}-byte gzip file can hold (truncated or crafted file)"
+                )
+            if not gz and on_disk - header_len != size:
+                actual = on_disk - header_len
+                kind = "truncated file" if actual < size else "trailing data"
+                raise DatasetError(
+                    f"{path}: {kind}: dimensions {dims} need {size} data bytes, "
+                    f"file has {actual}"
+                )
             if h is not None:
                 h.update(head)
                 h.update(dim_bytes)
-            header_len = 4 + 4 * ndim
-            if not gz:
-                actual = os.path.getsize(path) - header_len
-                if actual != size:
-                    kind = "truncated file" if actual < size else "trailing data"
-                    raise DatasetError(
-                        f"{path}: {kind}: dimensions {dims} need {size} data bytes, "
-                        f"file has {actual}"
-                    )
-            out = np.empty(size, dtype=np.uint8)
-            view = memoryview(out)
-            got = 0
-            while got < size:
-                n = f.readinto(view[got:])
-                if not n:
+            # grow with the data actually read (a header may lie about a gzip stream)
+            buf = bytearray()
+            while len(buf) < size:
+                chunk = f.read(min(size - len(buf), _READ_CHUNK))
+                if not chunk:
                     break
-                got += n
-            if got != size:
+                buf += chunk
+            if len(buf) != size:
                 raise DatasetError(
                     f"{path}: truncated file: dimensions {dims} need {size} data bytes, "
-                    f"got only {got}"
+                    f"got only {len(buf)}"
                 )
             if f.read(1):  # also makes gzip check the CRC and length trailer
                 raise DatasetError(
                     f"{path}: trailing data after the {size} bytes that dimensions {dims} need"
                 )
             if h is not None:
-                h.update(view)
+                h.update(buf)
+            out = np.frombuffer(buf, dtype=np.uint8)  # writable: a bytearray's buffer
     except DatasetError:
         raise
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None
+    except MemoryError:
+        raise DatasetError(f"{path}: out of memory while reading the file") from None
     except (OSError, EOFError, zlib.error) as e:
         raise DatasetError(f"{path}: corrupt or unreadable file ({type(e).__name__}: {e})") from e
     if h is not None and h.hexdigest() != sha256:
@@ -247,6 +279,16 @@ def read_idx(path, expected_magic=None, sha256=None) -> np.ndarray:
             "or pass verify=False for custom data)"
         )
     return out.reshape(dims)
+
+
+def _expected_dims(fname: str, verify: bool):
+    """(dims, max_bytes) a file of the standard names may have: N x 28 x 28 images or N
+    labels, N at most the official count when verifying (the SHA-256 then checks the
+    content), else at most ``MAX_UNVERIFIED_EXAMPLES``."""
+    n = (60000 if fname.startswith("train") else 10000) if verify else MAX_UNVERIFIED_EXAMPLES
+    if "images" in fname:
+        return (None, 28, 28), n * 28 * 28
+    return (None,), n
 
 
 # --------------------------------------------------------------------------- #
@@ -317,7 +359,8 @@ def _download(name: str, fname: str, folder: Path, mirrors, errors: list):
                     if total > MAX_DOWNLOAD_BYTES:
                         raise DatasetError(f"{url}: response larger than {MAX_DOWNLOAD_BYTES} bytes")
                     out.write(chunk)
-            read_idx(tmp, expected_magic=magic, sha256=expected)
+            dims, limit = _expected_dims(fname, True)
+            read_idx(tmp, expected_magic=magic, sha256=expected, expected_dims=dims, max_bytes=limit)
             final = folder / (fname + ".gz" if _is_gzip(Path(tmp)) else fname)
             os.replace(tmp, final)
             logger.info("saved %s", final)
@@ -389,8 +432,16 @@ def _load(name: str, root, train: bool, download: bool, verify: bool):
 
     img_path, lbl_path = paths
     sums = _SHA256[name] if verify else {}
-    images = read_idx(img_path, _IMAGES_MAGIC, sums.get(fnames[0]))
-    labels = read_idx(lbl_path, _LABELS_MAGIC, sums.get(fnames[1]))
+    try:
+        images = read_idx(img_path, _IMAGES_MAGIC, sums.get(fnames[0]),
+                          *_expected_dims(fnames[0], verify))
+        labels = read_idx(lbl_path, _LABELS_MAGIC, sums.get(fnames[1]),
+                          *_expected_dims(fnames[1], verify))
+    except DatasetError as e:
+        if verify and "header claims" in str(e):
+            raise DatasetError(f"{e} (not the official file; pass verify=False for custom "
+                               f"data, up to {MAX_UNVERIFIED_EXAMPLES} examples)") from None
+        raise
     if images.shape[1:] != (28, 28):
         raise DatasetError(f"{img_path}: images are {images.shape[1:]}, expected 28x28")
     if images.shape[0] != labels.shape[0]:
