@@ -232,6 +232,25 @@ def _():
     np.testing.assert_array_equal(g[0], g[1])
 
 
+@check("ddp_buffers_follow_rank0")
+def _():
+    tl.manual_seed(R)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    with tl.no_grad():
+        model[1].running_mean.data[...] = R + 1.0           # different buffers on each rank
+    ddp = dist.DistributedDataParallel(model)
+    mean = lambda: dist.all_gather(model[1].running_mean.numpy().copy())
+    m = mean()
+    np.testing.assert_array_equal(m[0], m[1])
+    assert (m[0] == 1.0).all()
+    ddp(tl.Tensor(inputs(R, (8, 4)))).sum().backward()      # different data: the running stats drift apart
+    m = mean()
+    assert np.abs(m[0] - m[1]).max() > 0
+    ddp(tl.Tensor(inputs(0, (8, 4)))).sum().backward()      # same data: rank 0's stats first, then equal
+    m = mean()
+    np.testing.assert_allclose(m[0], m[1], rtol=1e-6)
+
+
 @check("evaluate_across_ranks")
 def _():
     from tinygrad_lite.training import evaluate

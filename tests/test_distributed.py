@@ -59,7 +59,7 @@ CHECKS = ["all_reduce", "broadcast", "all_gather", "barrier_rank_size", "shape_m
           "ddp_model_mismatch_error", "broadcast_at_construction",
           "ddp_equals_single_sgd_accum1", "ddp_equals_single_sgd_accum3",
           "ddp_equals_single_adam_accum1", "ddp_equals_single_adam_accum3",
-          "ddp_unused_parameter_keeps_none", "evaluate_across_ranks", "fit_resume_equals_uninterrupted"]
+          "ddp_unused_parameter_keeps_none", "ddp_buffers_follow_rank0", "evaluate_across_ranks", "fit_resume_equals_uninterrupted"]
 
 
 @pytest.fixture(scope="module")

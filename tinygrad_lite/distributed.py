@@ -389,7 +389,9 @@ class DistributedDataParallel(Module):
     """PyTorch's DistributedDataParallel: a replica of `module` per rank, gradients averaged over the ranks.
 
     At construction every rank checks that the replicas agree (names, shapes, dtypes, devices of the
-    parameters) and takes rank 0's parameters. After each backward() that follows a forward through
+    parameters and buffers) and takes rank 0's parameters and buffers; with `broadcast_buffers` (the
+    default, as in PyTorch) rank 0's buffers (e.g. BatchNorm's running statistics) are broadcast again
+    before each training forward. After each backward() that follows a forward through
     this wrapper, the gradients are summed over the ranks in flat buckets (`bucket_cap_mb` each: a few
     large messages, not one per parameter) and divided by the world size, so every rank's optimizer
     takes the same step. A parameter with no gradient on any rank keeps `grad=None`.
@@ -404,7 +406,7 @@ class DistributedDataParallel(Module):
     `comm_seconds` and `reductions` count the time spent in (and number of) gradient reductions.
     """
 
-    def __init__(self, module, bucket_cap_mb: float = 25.0, broadcast_parameters: bool = True):
+    def __init__(self, module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected a tl.nn.Module, got {type(module).__name__}")
@@ -421,8 +423,10 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_pending", False)
         object.__setattr__(self, "comm_seconds", 0.0)
         object.__setattr__(self, "reductions", 0)
+        object.__setattr__(self, "_broadcast_buffers", bool(broadcast_buffers) and bool(_buffers_of(module)))
         if w.comm is not None:
-            layout = [(n, tuple(p.shape), p.dtype.str, p.device) for n, p in named]
+            layout = [(n, tuple(p.shape), p.dtype.str, p.device)
+                      for n, p in list(module.named_parameters()) + list(_named_buffers(module))]
             everyone = w.comm.allgather(layout)
             for r, other in enumerate(everyone):
                 if other != layout:
@@ -434,11 +438,8 @@ class DistributedDataParallel(Module):
                         f"DistributedDataParallel: rank {r}'s model differs from rank {w.rank}'s at parameter "
                         f"{k}: {there} there, {here} here (name, shape, dtype, device); build the same model "
                         "on every rank")
-            if broadcast_parameters:
-                state = module.state_dict()
-                for v in state.values():
-                    broadcast(v, 0, check=False)
-                module.load_state_dict(state)
+            for t in [p for _, p in module.named_parameters()] + _buffers_of(module):
+                broadcast(t, 0, check=False)          # rank 0's weights and buffers everywhere
         object.__setattr__(self, "_buckets", _plan_buckets(self._params, bucket_cap_mb))
         hook = _tensor_hook(weakref.ref(self))
         _post_backward_hooks.append(hook)
@@ -447,6 +448,9 @@ class DistributedDataParallel(Module):
     def forward(self, *args, **kwargs):
         if self._sync and is_grad_enabled():
             object.__setattr__(self, "_pending", True)    # the next backward reduces the gradients
+            if self._broadcast_buffers and self.training and _world.comm is not None:
+                for b in _buffers_of(self.module):        # PyTorch's broadcast_buffers: rank 0's running stats
+                    broadcast(b, 0, check=False)
         return self.module(*args, **kwargs)
 
     @contextlib.contextmanager
@@ -500,6 +504,14 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self):
         return f"world_size={world_size()}, buckets={len(self._buckets)}"
+
+
+def _named_buffers(module):
+    return module.named_buffers() if hasattr(module, "named_buffers") else ()
+
+
+def _buffers_of(module):
+    return [b for _, b in _named_buffers(module)]
 
 
 def _tensor_hook(ref):
