@@ -181,8 +181,8 @@ def test_ddp_hook_goes_away_with_the_wrapper():
 
 
 def test_ddp_rejects_a_model_on_two_devices():
-    class Fake:                                  # a parameter claiming the GPU, without needing one
-        requires_grad, device = True, "gpu"
+    class Fake:                                  # a parameter whose array is not NumPy's: on the GPU, without one
+        requires_grad, data = True, object()
     model = nn.Linear(2, 2)
     real = model.named_parameters
     model.named_parameters = lambda prefix="": list(real(prefix)) + [("x", Fake())]

@@ -414,7 +414,7 @@ class DistributedDataParallel(Module):
         init()
         w = _world
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-        devices = sorted({p.device for _, p in named})
+        devices = sorted({backend.device_of(p.data) for _, p in named})
         if len(devices) > 1:
             raise DeviceError(f"DistributedDataParallel: the model's parameters are on several devices "
                               f"({' and '.join(devices)}); move it to one with model.to(device)")
@@ -425,7 +425,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "reductions", 0)
         object.__setattr__(self, "_broadcast_buffers", bool(broadcast_buffers) and bool(_buffers_of(module)))
         if w.comm is not None:
-            layout = [(n, tuple(p.shape), p.dtype.str, p.device)
+            layout = [(n, tuple(p.data.shape), p.data.dtype.str, backend.device_of(p.data))
                       for n, p in list(module.named_parameters()) + list(_named_buffers(module))]
             everyone = w.comm.allgather(layout)
             for r, other in enumerate(everyone):
@@ -483,7 +483,7 @@ class DistributedDataParallel(Module):
             off, views = 0, []
             for i in idx:
                 p = params[i]
-                n = p.size
+                n = p.data.size
                 view = flat[off:off + n]
                 if p.grad is None:
                     view[...] = 0
@@ -498,7 +498,7 @@ class DistributedDataParallel(Module):
             flat *= flat.dtype.type(1.0 / w.size)
             for i, view in zip(idx, views):     # each grad a view of this step's fresh buffer
                 p = params[i]
-                p.grad = Tensor._make(view.reshape(p.shape), False, None) if have[i] else None
+                p.grad = Tensor._make(view.reshape(p.data.shape), False, None) if have[i] else None
         object.__setattr__(self, "comm_seconds", self.comm_seconds + time.perf_counter() - t0)
         object.__setattr__(self, "reductions", self.reductions + 1)
 
@@ -530,16 +530,16 @@ def _plan_buckets(params, cap_mb):
     cap = max(1, int(cap_mb * 2 ** 20))
     buckets, current = [], {}
     for i, p in enumerate(params):
-        key = (p.device, p.dtype)
+        a = p.data
+        key = (backend.device_of(a), a.dtype)
         b = current.get(key)
-        nbytes = p.size * p.dtype.itemsize
-        if b is not None and b[3] * p.dtype.itemsize + nbytes > cap:
+        if b is not None and (b[3] + a.size) * a.dtype.itemsize > cap:
             buckets.append(b)
             b = None
         if b is None:
-            b = current[key] = ([], p.device, p.dtype, 0)
+            b = ([], key[0], a.dtype, 0)
         b[0].append(i)
-        current[key] = (b[0], b[1], b[2], b[3] + p.size)
+        current[key] = (b[0], b[1], b[2], b[3] + a.size)
     buckets.extend(current.values())
     return buckets
 
