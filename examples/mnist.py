@@ -7,6 +7,7 @@
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors            # save every epoch
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors --resume --epochs 10
     python examples/mnist.py --limit 2000 --epochs 1 --quiet                      # a quick look
+    python examples/mnist.py --threads 2              # BLAS threads (default: the idle cores, 1 to 4)
     mpiexec -n 2 python examples/mnist.py --distributed     # data-parallel over 2 processes (the mpi extra)
 
 Each recipe's defaults (optimizer, lr, batch size, epochs, L2) come from tl.models.RECIPES;
@@ -98,6 +99,7 @@ def build_parser(models):
     p.add_argument("--jit", action="store_true",
                    help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (matplotlib is then not needed)")
+    tl.threads.add_argument(p)
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over the processes of `mpiexec -n N` (tl.distributed): each rank takes "
                         "1/N of every batch; rank 0 prints and writes the outputs")
@@ -193,6 +195,10 @@ def run(args, models):
         device = tl.backend.canonical_device(args.device)
     except tl.DeviceError as e:
         raise Fail(f"--device {args.device}: {e}") from None
+    try:
+        threads = tl.threads.configure(args.threads)
+    except ImportError as e:
+        raise Fail(f"--threads: {e}") from None
 
     info = saved = None
     if args.resume:
@@ -271,6 +277,7 @@ def run(args, models):
     budget = f"{max_steps:,} iterations" if max_steps else f"{epochs} epochs"
     print(f"this run: {opt_name} lr {args.lr:g}, batch {args.batch_size}, L2 {args.weight_decay:g}, {budget}, "
           f"seed {args.seed}")
+    print(threads)
     if args.distributed:
         n = tl.distributed.world_size()
         print(f"data-parallel: {n} ranks x batch {args.batch_size // n} (global batch {args.batch_size})")

@@ -482,13 +482,25 @@ class Sum(Function):
 
 
 class Max(Function):
-    """max (or min, with sign=-1) over axes; tied maxima share the gradient evenly."""
+    """max (or min, with sign=-1) over axes, with PyTorch's two rules for tied maxima:
+
+    * first=False (torch.max() / torch.amax / torch.amin, any axes): tied maxima share the gradient evenly;
+    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index
+      returned, the first of the tied maxima (kept in self.indices, with the reduced axis kept).
+    """
     saves_inputs = False
 
-    def forward(self, a, axis=None, keepdims=False, sign=1):
+    def forward(self, a, axis=None, keepdims=False, sign=1, first=False):
         m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
-        mask = (a == m)
-        self.weights = mask / mask.sum(axis=axis, keepdims=True)
+        if first and a.ndim:                       # (a 0-d tensor: its one element gets it all)
+            xp, ax = xp_of(a), axis[0]
+            idx = xp.expand_dims(a.argmax(axis=ax) if sign > 0 else a.argmin(axis=ax), ax)
+            self.indices = idx
+            pos = xp.arange(a.shape[ax]).reshape(tuple(-1 if i == ax else 1 for i in range(a.ndim)))
+            self.weights = pos == idx
+        else:
+            mask = (a == m)
+            self.weights = mask / mask.sum(axis=axis, keepdims=True)
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return m if keepdims else _drop_kept(m, axis)
 
@@ -561,8 +573,9 @@ class LogSumExp(Function):
         xp = xp_of(a)
         self.axis, self.keepdims, self.shape = axis, keepdims, a.shape
         m = a.max(axis=axis, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
+        m = xp.where(xp.isfinite(m), m, 0)        # an all -inf (or +inf) row: -inf (+inf) as PyTorch, not nan
+        with np.errstate(divide="ignore"):        # log(0) = -inf is the right value there
+            out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
         self.lse = out
         return out if keepdims else _drop_kept(out, axis)
 

@@ -654,8 +654,8 @@ class Tensor:
         ax = self._axis(d, None, op)
         if ax is not None and self.shape[ax[0]] == 0:
             raise IndexError(f"{op}(): expected reduction dim {ax[0]} to have non-zero size (shape {self.shape})")
-        values = O.Max.apply(self, axis=ax, keepdims=kd, sign=sign)
-        indices = self._arg(d, None, kd, "argmax" if sign > 0 else "argmin")
+        values = O.Max.apply(self, axis=ax, keepdims=kd, sign=sign, first=True)   # torch.max(dim): the
+        indices = self._arg(d, None, kd, "argmax" if sign > 0 else "argmin")     # gradient goes to `indices`
         return (max_result if sign > 0 else min_result)(values, indices)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -1199,13 +1199,17 @@ def _toposort(root_fn):
 
 
 def _run_backward(root, gradient, retain_graph):
-    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out."""
+    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out.
+
+    Leaf (and retain_grad) gradients are summed aside and committed to .grad only once the whole walk has
+    succeeded: a backward that raises leaves every .grad as it was, as PyTorch's does."""
     order = _toposort(root._ctx)
     root._ctx.grad_out = gradient
     sum_to_shape = O.sum_to_shape
     clock = function._clock
     gb = gradient._data.base
     owned = {id(gradient._data if gb is None else gb)}    # memory a leaf's .grad must not share
+    pending = {}                                  # id(tensor) -> [tensor, summed gradient], committed at the end
     try:
         for fn in reversed(order):
             g = fn.grad_out
@@ -1214,8 +1218,7 @@ def _run_backward(root, gradient, retain_graph):
             if fn._epoch < clock:                 # something changed in place since fn was recorded
                 function.check_versions(fn)
             if fn.retained is not None:           # t.retain_grad(): keep the non-leaf's gradient
-                t = fn.retained
-                t.grad = g if t.grad is None else t.grad + g
+                _pend(pending, fn.retained, g)
             gin = fn.backward(g)
             if gin.__class__ is not tuple:
                 gin = (gin,)
@@ -1225,17 +1228,8 @@ def _run_backward(root, gradient, retain_graph):
                 if gi._data.shape != inp._data.shape:
                     gi = sum_to_shape(gi, inp.shape)
                 c = inp._ctx
-                if c is None:                     # a leaf: accumulate into .grad
-                    if inp.grad is None and gi._data.dtype == inp._data.dtype:
-                        a = gi._data
-                        b = a.base
-                        if b is None and gi._ctx is None and id(a) not in owned:    # fresh memory: keep it
-                            owned.add(id(a))
-                            inp.grad = gi
-                        else:
-                            inp.grad = _own(gi, owned)
-                    else:
-                        _accumulate(inp, gi)
+                if c is None:                     # a leaf: its .grad is set once the walk is done
+                    _pend(pending, inp, gi)
                 else:
                     c.grad_out = gi if c.grad_out is None else c.grad_out + gi
             if retain_graph:
@@ -1247,6 +1241,26 @@ def _run_backward(root, gradient, retain_graph):
             if fn.inputs is not None:
                 fn.grad_out = None
         raise
+    for t, g in pending.values():                 # commit
+        if t._ctx is not None:                    # a non-leaf that asked to retain_grad()
+            t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is None and g._data.dtype == t._data.dtype:
+            a = g._data
+            if a.base is None and g._ctx is None and id(a) not in owned:    # fresh memory: keep it
+                owned.add(id(a))
+                t.grad = g
+            else:
+                t.grad = _own(g, owned)
+        else:
+            _accumulate(t, g)
+
+
+def _pend(pending, t, g):
+    entry = pending.get(id(t))
+    if entry is None:
+        pending[id(t)] = [t, g]
+    else:
+        entry[1] = entry[1] + g
 
 
 function._Tensor = Tensor
