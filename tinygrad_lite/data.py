@@ -157,7 +157,7 @@ class DataLoader:
 
     def _order(self):
         if self.sampler is not None:              # the indices it yields, in its order (e.g. a rank's shard)
-            if hasattr(self.sampler, "indices"):
+            if isinstance(self.sampler, DistributedSampler):
                 return self.sampler.indices()
             return np.fromiter(iter(self.sampler), dtype=np.int64)
         if not self.shuffle:
