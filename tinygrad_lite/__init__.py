@@ -114,6 +114,16 @@ class _Cuda:
 
 cuda = _Cuda()
 
+# ---- PyTorch-parity ops (elementwise.py, movement.py, reductions.py)
+from .factories import full_like, randint  # noqa: E402
+from .movement import flip, gather, masked_fill, repeat, split, chunk, unflatten  # noqa: E402
+from .reductions import prod, std_mean, var_mean  # noqa: E402
+(sin, cos, tan, rsqrt, sign, floor, ceil, round, trunc, exp2, log2, log10, erf, expm1, logaddexp, lerp, isclose,
+ allclose, isnan, isinf, isfinite, logical_not, logical_and, logical_or, logical_xor, sum_to_size) = (
+    _unary(n) for n in ("sin", "cos", "tan", "rsqrt", "sign", "floor", "ceil", "round", "trunc", "exp2", "log2",
+                        "log10", "erf", "expm1", "logaddexp", "lerp", "isclose", "allclose", "isnan", "isinf",
+                        "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "sum_to_size"))
+
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
          "distributed": ".distributed", "threads": ".threads"}
