@@ -114,6 +114,21 @@ class _Cuda:
 
 cuda = _Cuda()
 
+
+class _Accelerator:
+    """tl.accelerator (PyTorch 2.6's torch.accelerator, as the current quickstart uses it): the GPU when CuPy sees one."""
+
+    @staticmethod
+    def is_available():
+        return gpu_available()
+
+    @staticmethod
+    def current_accelerator():
+        return device("cuda") if gpu_available() else None
+
+
+accelerator = _Accelerator()
+
 # ---- PyTorch-parity ops (elementwise.py, movement.py, reductions.py)
 from .factories import full_like, randint  # noqa: E402
 from .movement import flip, gather, masked_fill, repeat, split, chunk, unflatten  # noqa: E402
