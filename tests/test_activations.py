@@ -1,7 +1,7 @@
 """Tests for the activations of tl.nn.functional and their nn modules (gelu ... softmin, softplus), and F.normalize:
-finite
-differences (hypothesis, float64), PyTorch's values, gradients and Hessian-vector products on random data and
-exactly at the kinks (hardtanh/relu6/hardsigmoid/hardswish ends, elu/celu/selu at 0, softplus's threshold), float32 in -> out."""
+finite differences (hypothesis, float64), PyTorch's values, gradients and Hessian-vector products on random data
+and exactly at the kinks (hardtanh/relu6/hardsigmoid/hardswish ends, elu/celu/selu at 0, softplus's threshold),
+float32 in -> out."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
