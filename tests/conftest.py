@@ -2,7 +2,8 @@
 
 * Hypothesis profiles: ``dev`` (default) and ``ci`` (selected automatically when
   the ``CI`` environment variable is set; deterministic and prints reproduction
-  blobs).  ``HYPOTHESIS_PROFILE=<name>`` overrides the choice.
+  blobs); ``thorough`` (200 examples) and ``mutation`` (deterministic, no example
+  database: scripts/mutation_test.sh).  ``HYPOTHESIS_PROFILE=<name>`` overrides the choice.
 * ``device`` fixture: every device-dependent test is parametrized over "cpu" and
   "gpu".  The gpu parameter carries ``pytest.mark.gpu`` and skips with a reason
   that says whether CuPy is missing or CuPy is present but no GPU is visible.
@@ -39,6 +40,8 @@ _COMMON = dict(
 settings.register_profile("dev", **_COMMON)
 settings.register_profile("ci", derandomize=True, print_blob=True, **_COMMON)
 settings.register_profile("thorough", **{**_COMMON, "max_examples": 200})
+# scripts/mutation_test.sh: the same examples for every mutant (a score that doesn't vary by luck), no database
+settings.register_profile("mutation", derandomize=True, database=None, **_COMMON)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
