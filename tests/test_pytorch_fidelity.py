@@ -228,6 +228,7 @@ def test_transpose_t_view_size_max_min_match_torch():
     np.testing.assert_array_equal(np_(m.transpose(0, 1)), tnp(torch.tensor(a[0]).transpose(0, 1)))
     np.testing.assert_array_equal(np_(m.t()), a[0].T)
     assert x.view(6, 4).shape == tuple(tx.view(6, 4).shape) and x.view(-1).shape == (24,)
+    np.testing.assert_array_equal(np_(x[:, :1].expand(-1, 3, -1)), tnp(tx[:, :1].expand(-1, 3, -1)))
     assert x.size() == tx.size() and x.size(1) == tx.size(1) == 3 and x.size(-1) == 4
     for dim in (0, 1, -1):
         v, i = x.max(dim)
