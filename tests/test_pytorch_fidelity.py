@@ -592,13 +592,8 @@ def test_pytorch_quickstart_prints_the_same_kind_of_numbers_as_torch(tmp_path, m
 
 
 def _mnist():
-    import os
-    from pathlib import Path
-    root = Path(os.environ.get("TINYGRAD_LITE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    try:
-        return tl.datasets.load_mnist(root=root)
-    except Exception as e:                       # (absent files: skip, saying where we looked)
-        pytest.skip(f"MNIST not found under {root}: {type(e).__name__}: {e}")
+    from conftest import needs_mnist             # found where tl.datasets finds it; skips, saying where it looked
+    return tl.datasets.load_mnist(root=needs_mnist(), download=False)
 
 
 def test_the_books_manual_update_loops_train_to_its_accuracy():
