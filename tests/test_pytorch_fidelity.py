@@ -49,6 +49,10 @@ def test_in_place_operators_keep_the_object_and_the_array():
     np.testing.assert_array_equal(np_(x), [2, 2, 2])
     x[1] = 5
     np.testing.assert_array_equal(np_(x), [2, 5, 2])
+    x **= 2
+    x.pow_(0.5)
+    assert x.data is arr
+    np.testing.assert_allclose(np_(x), [2, 5, 2])
 
 
 def test_in_place_dtype_and_shape_errors_as_pytorch():
@@ -166,9 +170,10 @@ def test_grad_is_writable_in_place_and_owned():
 
 def test_tensor_copies_and_from_numpy_shares():
     arr = np.ones(3, dtype=np.float32)
-    t, u, s = tl.Tensor(arr), tl.tensor(arr), tl.from_numpy(arr)
+    t, u, s, a = tl.Tensor(arr), tl.tensor(arr), tl.from_numpy(arr), tl.as_tensor(arr)
     arr[0] = 5
-    assert np_(t)[0] == 1 and np_(u)[0] == 1 and np_(s)[0] == 5
+    assert np_(t)[0] == 1 and np_(u)[0] == 1 and np_(s)[0] == 5 and np_(a)[0] == 5
+    assert tl.as_tensor(t) is t and tl.as_tensor([1, 2]).dtype == tl.int64
     v = tl.tensor(t)
     v += 1
     assert np_(t)[0] == 1
