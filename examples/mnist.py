@@ -149,17 +149,78 @@ def config_of(args, recipe, in_features, n_train):
             "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit, "n_train": n_train}
 
 
-def read_resume(path):
+def _real(x):
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def config_problem(cfg, models, full=True):
+    """What is wrong with a checkpoint's config (None when nothing): the network and data set it
+    names, their sizes, and (full) the training flags a resumed run compares with its own."""
+    if not isinstance(cfg, dict):
+        return "it holds no config naming its network"
+    checks = [
+        ("model", lambda v: type(v) is str and v in models.RECIPES, f"one of {sorted(models.RECIPES)}"),
+        ("dataset", lambda v: v in ("mnist", "fashion-mnist", "digits"), "mnist, fashion-mnist or digits"),
+        ("in_features", lambda v: type(v) is int and v == (64 if cfg.get("dataset") == "digits" else 784),
+         "784 (64 for digits)"),
+        ("num_classes", lambda v: type(v) is int and v == 10, "10"),
+    ]
+    if full:
+        checks += [
+            ("optimizer", lambda v: v in models.recipes.OPTIMIZERS, f"one of {list(models.recipes.OPTIMIZERS)}"),
+            ("lr", lambda v: _real(v) and v > 0, "a positive number"),
+            ("weight_decay", lambda v: _real(v) and v >= 0, "a number >= 0"),
+            ("batch_size", lambda v: type(v) is int and v > 0, "a positive integer"),
+            ("seed", lambda v: type(v) is int, "an integer"),
+            ("limit", lambda v: v is None or (type(v) is int and v > 0), "none or a positive integer"),
+        ]
+    for key, ok, want in checks:
+        v = cfg.get(key)
+        try:
+            good = ok(v)
+        except TypeError:                          # e.g. an unhashable value
+            good = False
+        if not good:
+            return f"config.{key} is {v!r}, expected {want}"
+    return None
+
+
+def history_problem(history, epoch):
+    """What is wrong with the saved per-epoch rows (None when nothing)."""
+    if not isinstance(history, list):
+        return "it holds no history of its epochs"
+    if len(history) != epoch:
+        return f"it holds {len(history)} history rows for {epoch} epochs"
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or set(COLUMNS) - set(row):
+            return f"history[{i}] lacks the fields {sorted(set(COLUMNS) - set(row or {}))}" if isinstance(row, dict) \
+                else f"history[{i}] is not a row"
+        if row["epoch"] != i + 1 or not all(_real(row[k]) for k in ("steps", "train_loss", "train_acc", "seconds")) \
+                or not all(row[k] is None or _real(row[k]) for k in ("test_loss", "test_acc")):
+            return f"history[{i}] is not a valid row of epoch {i + 1}: {row!r}"[:300]
+    return None
+
+
+def bad_checkpoint(path, why, what="--resume"):
+    return Fail(f"{what}: the checkpoint {path} cannot be used: {why}. It is damaged, or was not written by "
+                f"{PROG}; nothing was loaded. Pass the --checkpoint of a run of {PROG}, or train a new one"
+                f"{' without --resume' if what == '--resume' else ''}.")
+
+
+def read_resume(path, models):
     if not os.path.exists(path):
         raise Fail(f"--resume: the checkpoint {path} does not exist (train with --checkpoint {path} first, "
                    "or drop --resume)")
     try:
         info = tl.load_checkpoint(path, rng=False)
     except (tl.CheckpointError, OSError) as e:
-        raise Fail(f"--resume: cannot read the checkpoint {path}: {e}") from None
+        raise bad_checkpoint(path, e) from None
     cfg = info["extra"].get("config")
-    if not isinstance(cfg, dict) or not isinstance(info["extra"].get("history"), list) or info["epoch"] is None:
-        raise Fail(f"--resume: {path} is a checkpoint but not one written by {PROG} (no config/history/epoch)")
+    if info["epoch"] is None:
+        raise bad_checkpoint(path, "it holds no epoch count")
+    problem = config_problem(cfg, models) or history_problem(info["extra"].get("history"), info["epoch"])
+    if problem:
+        raise bad_checkpoint(path, problem)
     return info, cfg
 
 
@@ -171,7 +232,7 @@ def run(args, models):
 
     info = saved = None
     if args.resume:
-        info, saved = read_resume(args.checkpoint)
+        info, saved = read_resume(args.checkpoint, models)
         if saved["model"] != args.model or saved["dataset"] != args.dataset:
             raise Fail(f"--resume: {args.checkpoint} holds --model {saved['model']} on --dataset {saved['dataset']}; "
                        f"pass the same flags to continue it (got --model {args.model} --dataset {args.dataset})")
@@ -186,6 +247,15 @@ def run(args, models):
                 flag = "--" + key.replace("_", "-")
                 raise Fail(f"--resume: {args.checkpoint} was trained with {flag} {saved.get(key)}, this run has "
                            f"{flag} {getattr(args, key)}; pass the same value to continue it")
+
+    if info is not None:                          # the whole file against this network, before the data load
+        try:
+            scratch = recipe.build(in_features=saved["in_features"], num_classes=10)
+            tl.load_checkpoint(args.checkpoint, scratch, recipe.make_optimizer(
+                scratch, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay), rng=False)
+        except (tl.CheckpointError, OSError, KeyError, ValueError, TypeError) as e:
+            raise bad_checkpoint(args.checkpoint, f"it does not fit this model/optimizer: {e}") from None
+        del scratch
 
     try:
         (X, y), (X_test, y_test), side, classes = load_data(args)
@@ -213,13 +283,10 @@ def run(args, models):
 
     history, start_epoch = [], 0
     if info is not None:
-        try:
-            model.load_state_dict(info["model_state"])
-            optimizer.load_state_dict(info["optimizer_state"])
-        except (KeyError, ValueError, TypeError) as e:
-            raise Fail(f"--resume: {args.checkpoint} does not fit this model/optimizer: {e}") from None
-        if info["rng_state"] is not None:
-            tl.backend.set_rng_state(info["rng_state"])
+        try:                                  # validated whole before anything is applied
+            tl.load_checkpoint(args.checkpoint, model, optimizer, rng=True)
+        except (tl.CheckpointError, OSError, KeyError, ValueError, TypeError) as e:
+            raise bad_checkpoint(args.checkpoint, f"it does not fit this model/optimizer: {e}") from None
         history, start_epoch = list(info["extra"]["history"]), int(info["epoch"])
 
     out = Path(args.out)
