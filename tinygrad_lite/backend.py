@@ -167,6 +167,31 @@ def ones(shape, dtype, like):
     return xp_of(like).ones(shape, dtype=dtype)
 
 
+def pad2d(x, ph, pw, value=0):
+    """x (..., H, W) with ph rows and pw columns of `value` added on each side (a new array; x itself when
+    there is nothing to add). Used by conv and pooling (max pooling pads with -inf)."""
+    if not ph and not pw:
+        return x
+    *lead, h, w = x.shape
+    out = xp_of(x).full((*lead, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[..., ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def windows2d(x, kernel, stride, dilation):
+    """The sliding windows of x (N, C, H, W) as a view (N, C, OH, OW, kh, kw), no copy (stride tricks):
+    window (i, j) starts at row i*sh, column j*sw and takes every dh-th row and dw-th column.
+    Read it, never write to it (its windows overlap in memory)."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    n, c, h, w = x.shape
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = x.strides
+    shape, strides = (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw)
+    if isinstance(x, np.ndarray):
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return xp_of(x).lib.stride_tricks.as_strided(x, shape, strides)
+
+
 # ---------------------------------------------------------------- random numbers
 _seed = None
 _rngs: dict = {}

@@ -1,4 +1,4 @@
-"""tl.nn.functional (import as F): activations, dropout, linear and the losses."""
+"""tl.nn.functional (import as F): activations, dropout, linear, the losses; conv2d and pooling (from conv.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,7 @@ from .. import backend
 from .. import ops as O
 from ..tensor import Tensor, linear  # noqa: F401  (re-exported: F.linear)
 from ..tensor import where as _where
+from ..conv import adaptive_avg_pool2d, avg_pool2d, conv2d, dropout2d, max_pool2d  # noqa: F401  (F.conv2d, ...)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -183,3 +184,47 @@ def mse_loss(input, target, reduction="mean"):
     t = _as_target(target, input, "mse_loss")
     d = input - t
     return _reduce(d * d, reduction)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalize input (N, C, ...) per channel C, as PyTorch's F.batch_norm.
+
+    training: with the batch's mean and (biased) variance over every axis but 1, and, when running_mean /
+    running_var are given, update them in place: r = (1 - momentum) r + momentum s, the variance's s
+    unbiased (n/(n-1)) as in PyTorch. Otherwise with running_mean / running_var. Then * weight + bias.
+    """
+    op = "batch_norm"
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected an input of at least 2 dimensions (N, C, ...), got shape {input.shape}")
+    c = input.shape[1]
+    for t, name in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"), (bias, "bias")):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"{op}: {name} must have shape ({c},) for an input of shape {input.shape}, got {t.shape}")
+    axes = (0,) + tuple(range(2, input.ndim))
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if training:
+        n = input.size // c if c else 0
+        if n <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape "
+                             f"{input.shape}")
+        mean = input.mean(axis=axes, keepdims=True)
+        d = input - mean
+        var = (d * d).mean(axis=axes, keepdims=True)
+        if running_mean is not None:
+            rm = running_mean.data
+            rm *= 1 - momentum
+            rm += momentum * mean.data.reshape(c)
+        if running_var is not None:
+            rv = running_var.data
+            rv *= 1 - momentum
+            rv += (momentum * n / (n - 1)) * var.data.reshape(c)
+        y = d / (var + eps).sqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: running_mean and running_var are needed when training=False")
+        y = (input - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y

@@ -28,6 +28,8 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())       # name -> Tensor or None (register_buffer)
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
@@ -36,7 +38,14 @@ class Module:
         params, mods = self.__dict__["_parameters"], self.__dict__["_modules"]
         params.pop(name, None)
         mods.pop(name, None)
-        if isinstance(value, Parameter):
+        buffers = self.__dict__["_buffers"]
+        if name in buffers and not isinstance(value, Parameter):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} to buffer {name!r} "
+                                "(a Tensor or None)")
+            buffers[name] = value
+        elif isinstance(value, Parameter):
+            buffers.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             mods[name] = value
@@ -45,6 +54,7 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
 
     def forward(self, *args, **kwargs):
@@ -87,17 +97,54 @@ class Module:
         """All parameters, in declaration order, each once."""
         return [p for _, p in self.named_parameters()]
 
+    def register_buffer(self, name, tensor, persistent=True):
+        """Hold `tensor` (e.g. BatchNorm's running mean) as state that is not a parameter: no gradient,
+        not in parameters(), but moved by .to(device), cast by .float()/.double() when floating, and
+        saved in state_dict() (unless persistent=False), as in PyTorch."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before register_buffer")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or submodule of {type(self).__name__}")
+        self._buffers[name] = tensor
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+        object.__setattr__(self, name, tensor)
+
+    def named_buffers(self, prefix=""):
+        for mname, m in self.named_modules(prefix):
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
+    def _state_items(self):
+        """(name, Tensor) for state_dict: each module's parameters then its persistent buffers (PyTorch's order)."""
+        seen = set()
+        for mname, m in self.named_modules():
+            for pname, p in m._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+            for bname, b in m._buffers.items():
+                if b is not None and bname not in m._non_persistent:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
     def num_parameters(self):
         return sum(p.size for p in self.parameters())
 
     # ------------------------------------------------------------ state
     def state_dict(self):
-        """OrderedDict of name -> Tensor (the parameters' current values, detached)."""
-        return OrderedDict((n, p.detach()) for n, p in self.named_parameters())
+        """OrderedDict of name -> Tensor: the parameters' and persistent buffers' current values, detached."""
+        return OrderedDict((n, p.detach()) for n, p in self._state_items())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values in; every key, shape and dtype is checked (strict: no missing or unexpected key)."""
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -115,7 +162,8 @@ class Module:
                 raise TypeError(f"load_state_dict: {k} has dtype {arr.dtype} in the state dict, {p.dtype} in the "
                                 "model; convert it first")
             p.data[...] = backend.to_device(arr, p.device)   # in place: layout and array identity kept
-            p.grad = None
+            if isinstance(p, Parameter):
+                p.grad = None
         return missing, unexpected
 
     def train(self, mode=True):
@@ -127,8 +175,11 @@ class Module:
         return self.train(False)
 
     def to(self, device):
-        """Move every parameter to `device` in place (optimizers keep their references)."""
+        """Move every parameter and buffer to `device` in place (optimizers keep their references)."""
         dev = backend.canonical_device(device)
+        for b in self.buffers():
+            if b.device != dev:
+                b.data = backend.to_device(b.data, dev)
         for p in self.parameters():
             if p.device != dev:
                 p.data = backend.to_device(p.data, dev)
@@ -157,6 +208,9 @@ class Module:
         return self._cast(np.float64)
 
     def _cast(self, dtype):
+        for b in self.buffers():
+            if b.dtype.kind == "f" and b.dtype != dtype:     # (num_batches_tracked stays an integer)
+                b.data = b.data.astype(dtype)
         for p in self.parameters():
             if p.dtype != dtype:
                 p.data = p.data.astype(dtype)          # order "K": a column-major weight stays so
