@@ -658,10 +658,10 @@ def _check_model_state(state, model, field_error):
     for k, v in state.items():
         if not (hasattr(v, "shape") and hasattr(v, "dtype")):
             raise field_error(f"model.{k}", f"expected a tensor, got {type(v).__name__}")
-    named = getattr(model, "named_parameters", None) if model is not None else None
-    if named is None:
+    items = getattr(model, "_state_items", None) if model is not None else None
+    if items is None:
         return  # a stand-in with its own load_state_dict: it does its own checks
-    own = dict(named())
+    own = dict(items())  # parameters and persistent buffers, as load_state_dict sees them
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
