@@ -88,6 +88,8 @@ def build_parser(models):
     p.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
     p.add_argument("--out", default="runs/mnist", help="output folder (default: %(default)s)")
     p.add_argument("--limit", type=positive(int), metavar="N", help="train on the first N examples only")
+    p.add_argument("--clip-grad-norm", type=positive(float), metavar="MAX",
+                   help="scale the gradients to this total 2-norm before each step (tl.nn.utils.clip_grad_norm_)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--jit", action="store_true",
                    help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
@@ -146,7 +148,8 @@ def write_metrics(history, out):
 def config_of(args, recipe, in_features, n_train):
     return {"model": recipe.name, "dataset": args.dataset, "in_features": in_features, "num_classes": 10,
             "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
-            "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit, "n_train": n_train}
+            "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit, "n_train": n_train,
+            "clip_grad_norm": args.clip_grad_norm}
 
 
 def _real(x):
@@ -242,7 +245,7 @@ def run(args, models):
     args.weight_decay = args.weight_decay if args.weight_decay is not None else recipe.weight_decay
     args.batch_size = args.batch_size or recipe.batch_size
     if saved is not None:
-        for key in ("optimizer", "lr", "weight_decay", "batch_size", "seed", "limit"):
+        for key in ("optimizer", "lr", "weight_decay", "batch_size", "seed", "limit", "clip_grad_norm"):
             if saved.get(key) != getattr(args, key):
                 flag = "--" + key.replace("_", "-")
                 raise Fail(f"--resume: {args.checkpoint} was trained with {flag} {saved.get(key)}, this run has "
@@ -319,10 +322,13 @@ def run(args, models):
         print(f"the checkpoint already holds {start_epoch} epochs (--epochs {epochs}): nothing to train")
     else:
         extra = {"config": config_of(args, recipe, in_features, len(X))}
-        history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
-                      on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
-                      history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
-                      jit=args.jit)
+        try:
+            history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
+                          on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
+                          history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
+                          jit=args.jit, clip_grad_norm=args.clip_grad_norm)
+        except tl.training.NonFiniteLossError as e:   # never write NaN weights as final.ckpt
+            raise Fail(f"{e} No final.ckpt was written.") from None
     write_metrics(history, out)
 
     ev = evaluate(model, X_test, y_test)

@@ -29,7 +29,7 @@ softmax, log_softmax, logsumexp = (_unary(n) for n in ("softmax", "log_softmax",
 sum, mean, var, argmax, reshape, transpose, flatten, clip = (
     _unary(n) for n in ("sum", "mean", "var", "argmax", "reshape", "transpose", "flatten", "clip"))
 
-_LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
+_LAZY = {"autograd": ".autograd", "nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
 _LAZY_ATTRS = {"save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",

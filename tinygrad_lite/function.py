@@ -14,6 +14,7 @@ import weakref
 
 from numpy import asarray as _np_asarray, generic as _np_generic
 
+_anomaly = False  # tl.autograd.detect_anomaly(): record forward stacks, check backward gradients
 _grad_enabled = contextvars.ContextVar("tinygrad_lite_grad_enabled", default=True)
 _get_grad_enabled = _grad_enabled.get
 
@@ -90,6 +91,9 @@ class Function:
                     result = _Tensor._make(out, True, fn)
                     if cls.needs_output:
                         fn._out, fn._out_data = weakref.ref(result), out
+                    if _anomaly:
+                        from .autograd import _user_stack
+                        fn._anomaly_trace = _user_stack()
                     return result
         return _Tensor._make(out, False, None)
 

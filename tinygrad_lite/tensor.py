@@ -673,6 +673,9 @@ def _run_backward(root, gradient, retain_graph):
     order = _toposort(root._ctx)
     root._ctx.grad_out = gradient
     sum_to_shape = O.sum_to_shape
+    anomaly = function._anomaly                   # tl.autograd.detect_anomaly(): one flag test per backward
+    if anomaly:
+        from .autograd import _check_gradients
     try:
         for fn in reversed(order):
             g = fn.grad_out
@@ -684,6 +687,8 @@ def _run_backward(root, gradient, retain_graph):
             gin = fn.backward(g)
             if gin.__class__ is not tuple:
                 gin = (gin,)
+            if anomaly:
+                _check_gradients(fn, gin)
             for inp, gi in zip(fn.inputs, gin):
                 if gi is None or not inp.requires_grad:
                     continue
