@@ -53,7 +53,7 @@ def test_attributes_and_conversions(device):
     t = tl.Tensor(a, requires_grad=True, device=device)
     assert tuple(t.shape) == (2, 3)
     assert t.ndim == 2
-    assert t.size == 6
+    assert t.numel() == 6 and t.size() == (2, 3) and t.size(1) == 3
     assert t.dtype == np.float32
     assert t.device == device
     assert t.requires_grad is True
@@ -349,7 +349,7 @@ def _first_grad(f):
         with tl.enable_grad():
             x.grad = None
             y = f(x)
-            w = tl.Tensor(np.linspace(-1.0, 1.5, y.size).reshape(y.shape), device=x.device, dtype=x.dtype)
+            w = tl.Tensor(np.linspace(-1.0, 1.5, y.numel()).reshape(y.shape), device=x.device, dtype=x.dtype)
             (y * w).sum().backward(create_graph=True)
             g = x.grad
             x.grad = None
@@ -474,7 +474,7 @@ def test_extreme_inputs_are_finite_and_warning_free(device, name, dtype):
         y = getattr(x, name)()
         out = _np(y)
         assert np.all(np.isfinite(out)), out
-        w = tl.Tensor(np.linspace(-1, 1, y.size).reshape(y.shape).astype(dtype), device=device)
+        w = tl.Tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape).astype(dtype), device=device)
         (y * w).sum().backward()
         assert np.all(np.isfinite(_np(x.grad))), _np(x.grad)
     assert y.dtype == dtype

@@ -6,14 +6,27 @@
     >>> x.grad
     tensor([2., 4., 6.])
 """
-from .backend import DeviceError, gpu_available, manual_seed, synchronize
-from .function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, cat, concatenate, linear, matmul, maximum, minimum, stack, where
+import builtins as _builtins
+
+import numpy as _np
+
+from .backend import DeviceError, DtypeError, Generator, gpu_available, manual_seed, synchronize
+from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Size, Tensor, cat, concatenate, linear, matmul, maximum, minimum, result_type, stack, where
 from .factories import arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, NondifferentiableError, gradcheck
 from . import backend
 
-float32, float64, int64, int32, uint8, bool_ = "float32", "float64", "int64", "int32", "uint8", "bool"
+# dtypes, PyTorch's names: NumPy dtype objects, so `x.dtype == tl.float32` and `dtype=tl.long` work everywhere
+float32 = float = _np.dtype(_np.float32)
+float64 = double = _np.dtype(_np.float64)
+float16 = half = _np.dtype(_np.float16)
+int64 = long = _np.dtype(_np.int64)
+int32 = int = _np.dtype(_np.int32)
+int16 = short = _np.dtype(_np.int16)
+int8 = _np.dtype(_np.int8)
+uint8 = _np.dtype(_np.uint8)
+bool = bool_ = _np.dtype(_np.bool_)
 
 
 def _unary(name):
@@ -26,12 +39,84 @@ def _unary(name):
 
 exp, log, sqrt, abs, tanh, sigmoid, relu = (_unary(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"))
 softmax, log_softmax, logsumexp = (_unary(n) for n in ("softmax", "log_softmax", "logsumexp"))
-sum, mean, var, argmax, reshape, transpose, flatten, clip = (
-    _unary(n) for n in ("sum", "mean", "var", "argmax", "reshape", "transpose", "flatten", "clip"))
+sum, mean, var, std, argmax, argmin, reshape, transpose, flatten, clip, clamp, permute = (
+    _unary(n) for n in ("sum", "mean", "var", "std", "argmax", "argmin", "reshape", "transpose", "flatten", "clip",
+                        "clamp", "permute"))
+squeeze, unsqueeze, amax, amin, t, numel = (_unary(n) for n in ("squeeze", "unsqueeze", "amax", "amin", "t", "numel"))
+
+
+def max(input, dim=None, keepdim=False, **kwargs):
+    """tl.max(x): the largest value; tl.max(x, dim): PyTorch's (values, indices); tl.max(a, b): elementwise."""
+    return input.max(dim, keepdim, **kwargs)
+
+
+def min(input, dim=None, keepdim=False, **kwargs):
+    """tl.min(x): the smallest value; tl.min(x, dim): (values, indices); tl.min(a, b): elementwise."""
+    return input.min(dim, keepdim, **kwargs)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+class device(str):
+    """PyTorch's torch.device: `tl.device("cuda" if tl.cuda.is_available() else "cpu")`, accepted wherever a device
+    name is (model.to(dev), x.to(dev), device=dev). It checks the name, not the hardware (as PyTorch): a GPU that
+    is missing is reported when it is used."""
+
+    def __new__(cls, type, index=None):
+        name = str(type)
+        if index is not None:
+            name = f"{name}:{index}"
+        base, _, idx = name.lower().partition(":")
+        if base not in ("cpu", "gpu", "cuda") or (idx and not idx.isdigit()):
+            raise ValueError(f"unknown device {name!r}: use 'cpu' or 'gpu' (aliases 'cuda', 'cuda:N')")
+        self = super().__new__(cls, name.lower())
+        self.type, self.index = base, (_builtins.int(idx) if idx else None)
+        return self
+
+    def _canon(self):
+        return "cpu" if self.type == "cpu" else "gpu"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            o = other.lower().partition(":")[0]
+            return self._canon() == ("gpu" if o in ("gpu", "cuda") else o)
+        return NotImplemented
+
+    __hash__ = str.__hash__
+
+    def __repr__(self):
+        return f"device(type='{self.type}'{'' if self.index is None else f', index={self.index}'})"
+
+
+class _Cuda:
+    """tl.cuda: is_available(), device_count(), synchronize(), manual_seed() (PyTorch's torch.cuda)."""
+
+    @staticmethod
+    def is_available():
+        return gpu_available()
+
+    @staticmethod
+    def device_count():
+        return backend.cupy_module().cuda.runtime.getDeviceCount() if gpu_available() else 0
+
+    @staticmethod
+    def synchronize():
+        synchronize("gpu")
+
+    @staticmethod
+    def manual_seed(seed):
+        manual_seed(seed)
+
+    manual_seed_all = manual_seed
+
+
+cuda = _Cuda()
 
 _LAZY = {"autograd": ".autograd", "nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
-_LAZY_ATTRS = {"save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
+_LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
                "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}
 

@@ -19,6 +19,10 @@ class DeviceError(RuntimeError):
     """A device that is not available, or an op mixing devices."""
 
 
+class DtypeError(TypeError, RuntimeError):
+    """An op given dtypes it can't combine (PyTorch raises RuntimeError, Python code expects TypeError: both catch it)."""
+
+
 # ---------------------------------------------------------------- CuPy, lazily
 _cupy = None          # the cupy module once imported
 _cupy_error = None    # why the GPU is unavailable (a message), once looked at
@@ -227,6 +231,23 @@ def rng(device: str):
             g = cp.random.default_rng(_seed if _seed is not None else np.random.SeedSequence().entropy % 2**63)
         _rngs[device] = g
     return g
+
+
+class Generator:
+    """PyTorch's torch.Generator for the CPU, as random_split takes it:
+    `tl.data.random_split(ds, [0.8, 0.2], generator=tl.Generator().manual_seed(42))`."""
+
+    def __init__(self, device="cpu"):
+        self._seed = int(np.random.SeedSequence().entropy % 2**63)
+        self.numpy_generator = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self.numpy_generator = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
 
 
 def _gpu_raw_state(g):

@@ -1,4 +1,5 @@
-"""tl.data.DataLoader: batches of Tensors from arrays (or any indexable dataset), on a device."""
+"""tl.data: DataLoader (batches of Tensors from arrays or any indexable dataset, on a device),
+TensorDataset, Subset and random_split, as in torch.utils.data."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,12 +24,65 @@ class TensorDataset:
         return tuple(t[i] for t in self.tensors)
 
 
+class Subset:
+    """PyTorch's Subset: the samples of `dataset` at `indices`, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = [int(i) for i in (indices.tolist() if hasattr(indices, "tolist") else indices)]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        if isinstance(i, (list, tuple)):
+            return [self.dataset[self.indices[j]] for j in i]
+        return self.dataset[self.indices[i]]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split `dataset` into non-overlapping Subsets of the given lengths (or fractions summing to 1, the
+    remainder dealt one by one from the first), as torch.utils.data.random_split. The order is drawn from
+    `generator` (a seed, a tl.Generator or numpy Generator) or else tl's CPU generator (tl.manual_seed)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-6 and sum(lengths) != n:
+        counts = [int(np.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(int(x) != x or x < 0 for x in lengths) or sum(lengths) != n:
+        raise ValueError(f"random_split: the lengths {lengths} must be non-negative ints summing to the "
+                         f"dataset's length {n} (or fractions summing to 1)")
+    rng = _generator(generator)
+    order = rng.permutation(n)
+    out, start = [], 0
+    for k in lengths:
+        out.append(Subset(dataset, order[start:start + int(k)]))
+        start += int(k)
+    return out
+
+
+def _generator(generator):
+    if generator is None:
+        return backend.rng("cpu")
+    if isinstance(generator, (int, np.integer)):
+        return np.random.default_rng(int(generator))
+    g = getattr(generator, "numpy_generator", generator)
+    if not hasattr(g, "permutation"):
+        raise TypeError(f"random_split: generator must be a seed, a tl.Generator or a numpy Generator, "
+                        f"got {type(generator).__name__}")
+    return g
+
+
 class DataLoader:
     """Iterate over `dataset` in batches of Tensors.
 
     `dataset` is an array, a tuple of columns of equal length such as `(X, y)` (arrays,
-    Tensors or lists), or anything with `__len__` and `__getitem__` returning a sample or a
-    tuple of fields (a list of samples, as in PyTorch).
+    Tensors or lists: it becomes a TensorDataset, so `len(loader.dataset)` is the number of
+    samples as in PyTorch), a TensorDataset or a Subset of one (batched without per-sample work),
+    or anything with `__len__` and `__getitem__` returning a sample or a tuple of fields.
+    Batches never share memory with the dataset: `xb /= 255` in the loop leaves the data alone.
     Arrays are moved to `device` once, so batches on the GPU need no host copy.
     Shuffling:
     - with `seed`, the loader uses its own generator: epoch e is shuffled by
@@ -47,10 +101,11 @@ class DataLoader:
         self.seed = seed
         self.epoch = 0
         self.single = False
-        if isinstance(dataset, TensorDataset):
-            dataset = dataset.tensors
-        if isinstance(dataset, tuple) and dataset:        # columns, such as (X, y); lists become arrays
-            self.arrays = [self._place(a) for a in dataset]
+        if isinstance(dataset, tuple) and dataset:        # columns, such as (X, y): PyTorch would want a dataset
+            dataset = TensorDataset(*dataset)
+        cols = _columns(dataset)
+        if cols is not None:                              # columns, such as (X, y); lists become arrays
+            self.arrays = [self._place(a) for a in cols]
         elif _is_arraylike(dataset):
             self.arrays, self.single = [self._place(dataset)], True
         else:
@@ -108,8 +163,8 @@ class DataLoader:
 
     def _batch(self, idx):
         if self.arrays is not None:
-            if isinstance(idx, slice):
-                out = tuple(Tensor._make(a[idx], False, None) for a in self.arrays)
+            if isinstance(idx, slice):                # a copy: a batch changed in place leaves the data alone
+                out = tuple(Tensor._make(a[idx].copy(), False, None) for a in self.arrays)
             else:                                 # take: a faster gather than fancy indexing
                 out = tuple(Tensor._make(a.take(idx, axis=0), False, None) for a in self.arrays)
         else:
@@ -119,8 +174,25 @@ class DataLoader:
                 cols = zip(*samples)
             else:
                 cols, self.single = [samples], True
-            out = tuple(Tensor(np.stack([_np(x) for x in c]), device=self.device) for c in cols)
+            out = tuple(Tensor._wrap(np.stack([_np(x) for x in c]), device=self.device) for c in cols)
         return out[0] if self.single else out
+
+
+def _columns(dataset):
+    """The columns of a TensorDataset (or of a Subset of one, gathered once), else None."""
+    if isinstance(dataset, TensorDataset):
+        return list(dataset.tensors)
+    if isinstance(dataset, Subset):
+        cols = _columns(dataset.dataset)
+        if cols is not None:
+            idx = np.asarray(dataset.indices, dtype=np.int64)
+            out = []
+            for c in cols:
+                a = c._data if isinstance(c, Tensor) else c if backend.is_array(c) else np.asarray(c)
+                out.append(a.take(backend.to_device(idx, backend.device_of(a)) if not isinstance(a, np.ndarray)
+                                  else idx, axis=0))
+            return out
+    return None
 
 
 def _np(x):

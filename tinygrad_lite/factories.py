@@ -14,7 +14,7 @@ def _shape(shape):
 
 
 def _wrap(arr, requires_grad):
-    return Tensor(arr, requires_grad=requires_grad)
+    return Tensor._wrap(arr, requires_grad=requires_grad)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
@@ -74,12 +74,14 @@ def ones_like(t, dtype=None, requires_grad=False):
 
 
 def from_numpy(array, requires_grad=False):
-    """A Tensor sharing memory with a NumPy array (its dtype kept)."""
+    """A Tensor sharing memory with a NumPy array (its dtype kept): changing one changes the other, as
+    torch.from_numpy. (tl.tensor and tl.Tensor copy.)"""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    return Tensor(array, requires_grad=requires_grad)
+    return Tensor._wrap(array, requires_grad=requires_grad)
 
 
 def tensor(data, requires_grad=False, device=None, dtype=None):
-    """PyTorch's torch.tensor spelling of Tensor(...)."""
+    """PyTorch's torch.tensor: a new tensor holding a copy of `data` (dtype inferred: Python floats give
+    float32, ints int64; an out-of-range int for an integer dtype raises)."""
     return Tensor(data, requires_grad=requires_grad, device=device, dtype=dtype)

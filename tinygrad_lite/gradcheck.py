@@ -72,7 +72,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
                 analytic[i] = backend.to_numpy(g.data).astype(np.float64)
         for i in wrt:
             xs[i].grad = None       # fn may call backward itself: start the numeric passes clean
-    total = sum(xs[i].size for i in wrt)
+    total = sum(xs[i].numel() for i in wrt)
     unshifted = []                  # f at the inputs themselves: needed only once a check fails
 
     def close(a, n):
@@ -107,7 +107,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
         for i in wrt:
             x = xs[i]
             flat = x.data.reshape(-1)       # a view: perturb in place
-            for k in range(x.size):
+            for k in range(x.numel()):
                 old = flat[k].item()
 
                 def at(s):

@@ -23,8 +23,18 @@ def _const(array):
     return _make(np.asarray(array) if isinstance(array, np.generic) else array, False, None)
 
 
+def _where_const(mask, value, t):
+    """t with `value` where the array `mask` holds (a constant mask: the gradient flows through t elsewhere)."""
+    if not mask.any():
+        return t
+    xp = xp_of(t.data)
+    mask = xp.broadcast_to(mask, t.shape) if mask.shape != t.shape else mask
+    return Where.apply(_const(xp.full((), value, dtype=t.dtype)), t, cond=mask)
+
+
 # ------------------------------------------------------------------ binary, broadcasting
 class Add(Function):
+    saves_inputs = False
     def forward(self, a, b):
         return a + b
 
@@ -33,6 +43,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    saves_inputs = False
     def forward(self, a, b):
         return a - b
 
@@ -69,13 +80,23 @@ class Pow(Function):
         return a ** b
 
     def backward(self, g):
+        # PyTorch's conventions: no gradient to a where b == 0 (not 0 * 0**-1 = nan), and none to b
+        # where a == 0 and b >= 0 (not 0 * log 0); a negative base gives b a nan gradient (log a).
         a, b = self.inputs
-        ga = g * b * a ** (b - 1) if a.requires_grad else None
-        gb = g * self.output * a.log() if b.requires_grad else None
+        ga = gb = None
+        if a.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = g * b * a ** (b - 1)
+            ga = _where_const(b.data == 0, 0, ga)
+        if b.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * self.output * a.log()
+            gb = _where_const((a.data == 0) & (b.data >= 0), 0, gb)
         return ga, gb
 
 
 class Maximum(Function):
+    saves_inputs = False
     def forward(self, a, b):
         self.mask = (a > b) + 0.5 * (a == b)   # ties split the gradient evenly
         return xp_of(a).maximum(a, b)
@@ -86,6 +107,7 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    saves_inputs = False
     def forward(self, a, b):
         self.mask = (a < b) + 0.5 * (a == b)
         return xp_of(a).minimum(a, b)
@@ -96,6 +118,7 @@ class Minimum(Function):
 
 
 class Where(Function):
+    saves_inputs = False
     def forward(self, a, b, cond):
         self.cond = cond
         return xp_of(a).where(cond, a, b)
@@ -107,6 +130,7 @@ class Where(Function):
 
 # ------------------------------------------------------------------ with a Python scalar
 class AddScalar(Function):
+    saves_inputs = False
     def forward(self, a, c):
         return a + c
 
@@ -115,6 +139,7 @@ class AddScalar(Function):
 
 
 class MulScalar(Function):
+    saves_inputs = False
     def forward(self, a, c):
         self.c = c
         return a * c
@@ -124,6 +149,7 @@ class MulScalar(Function):
 
 
 class DivScalar(Function):           # a / c
+    saves_inputs = False
     def forward(self, a, c):
         self.c = c
         return a / c
@@ -133,6 +159,7 @@ class DivScalar(Function):           # a / c
 
 
 class RSubScalar(Function):          # c - a
+    saves_inputs = False
     def forward(self, a, c):
         return c - a
 
@@ -159,10 +186,13 @@ class PowScalar(Function):           # a ** c
         c, a = self.c, self.inputs[0]
         if c == 2:
             return g * a * 2
+        if c == 0:                    # PyTorch: a zero gradient (not 0 * 0**-1 = nan at a == 0)
+            return g * 0
         return g * c * a ** (c - 1)
 
 
 class RPowScalar(Function):          # c ** a
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a, c):
@@ -170,11 +200,15 @@ class RPowScalar(Function):          # c ** a
         return c ** a
 
     def backward(self, g):
-        return g * self.output * math.log(self.c)
+        c = self.c
+        if c == 0:                    # PyTorch: d(0**a)/da is 0 where a >= 0
+            return _where_const(self.inputs[0].data >= 0, 0, g * self.output * float("-inf"))
+        return g * self.output * (math.log(c) if c > 0 else float("nan"))   # a negative base: nan, as PyTorch
 
 
 # ------------------------------------------------------------------ unary
 class Neg(Function):
+    saves_inputs = False
     def forward(self, a):
         return -a
 
@@ -183,6 +217,7 @@ class Neg(Function):
 
 
 class Exp(Function):
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a):
@@ -201,6 +236,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a):
@@ -211,6 +247,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    saves_inputs = False
     def forward(self, a):
         self.sign = xp_of(a).sign(a)
         return abs(a)
@@ -220,6 +257,7 @@ class Abs(Function):
 
 
 class Tanh(Function):
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a):
@@ -232,6 +270,7 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     """1 / (1 + e^-x); e^-x may overflow to inf for x < -88 (float32), giving 0: no warning, no NaN."""
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a):
@@ -282,6 +321,8 @@ class BinaryCrossEntropy(Function):
 
 
 class ReLU(Function):
+    saves_inputs = False
+    saves_output = True    # self.out is the output array
     def forward(self, a):
         self.out = out = xp_of(a).maximum(a, 0)
         return out
@@ -294,6 +335,7 @@ class ReLU(Function):
 
 
 class Clip(Function):
+    saves_inputs = False
     def forward(self, a, lo, hi):
         xp = xp_of(a)
         mask = xp.ones(a.shape, dtype=bool)
@@ -310,6 +352,7 @@ class Clip(Function):
 
 
 class Cast(Function):
+    saves_inputs = False
     def forward(self, a, dtype):
         self.dtype = a.dtype
         return a.astype(dtype)
@@ -320,6 +363,7 @@ class Cast(Function):
 
 class Clone(Function):
     """A copy in its own memory; the gradient passes through unchanged."""
+    saves_inputs = False
 
     def forward(self, a):
         return a.copy()
@@ -329,6 +373,7 @@ class Clone(Function):
 
 
 class ToDevice(Function):
+    saves_inputs = False
     def forward(self, a, device):
         from .backend import device_of, to_device
         self.device = device_of(a)
@@ -400,8 +445,11 @@ def _norm_axis(axis, ndim, op="reduce"):
     if axis is None:
         return None
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
-    if not ndim:
-        return axes
+    if not ndim:                                  # a 0-d tensor takes dim 0 or -1 (its one element), as PyTorch
+        for a in axes:
+            if a not in (0, -1):
+                raise IndexError(f"{op}: axis {a} is out of range for a 0-d tensor (expected -1 or 0)")
+        return None
     out = tuple(sorted(axis_index(a, ndim, op) for a in axes))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis {axis} names an axis twice")
@@ -422,6 +470,7 @@ def _kept_shape(shape, axis):
 
 
 class Sum(Function):
+    saves_inputs = False
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims))
@@ -434,6 +483,7 @@ class Sum(Function):
 
 class Max(Function):
     """max (or min, with sign=-1) over axes; tied maxima share the gradient evenly."""
+    saves_inputs = False
 
     def forward(self, a, axis=None, keepdims=False, sign=1):
         m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
@@ -450,6 +500,7 @@ class Max(Function):
 
 class Expand(Function):
     """Broadcast to a larger shape; backward sums over the broadcast axes."""
+    saves_inputs = False
 
     def forward(self, a, shape):
         self.shape = a.shape
@@ -472,6 +523,7 @@ def sum_to_shape(g, shape):
 
 # ------------------------------------------------------------------ softmax family (stable)
 class Softmax(Function):
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a, axis):
@@ -488,6 +540,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    saves_inputs = False
     needs_output = True
 
     def forward(self, a, axis):
@@ -502,7 +555,7 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
-    needs_output = True
+    needs_output = True    # (self.lse is the output array too)
 
     def forward(self, a, axis=None, keepdims=False):
         xp = xp_of(a)
@@ -588,6 +641,7 @@ class CrossEntropy(Function):
 
 # ------------------------------------------------------------------ shape ops
 class Reshape(Function):
+    saves_inputs = False
     def forward(self, a, shape):
         self.shape = a.shape
         return a.reshape(shape)
@@ -597,15 +651,17 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    saves_inputs = False
     def forward(self, a, axes):
         self.axes = axes
         return a.transpose(axes)
 
     def backward(self, g):
-        return g.transpose(tuple(np.argsort(self.axes)))
+        return g.permute(tuple(int(i) for i in np.argsort(self.axes)))
 
 
 class GetItem(Function):
+    saves_inputs = False
     def forward(self, a, index):
         self.index, self.shape = index, a.shape
         return xp_of(a).asarray(a[index])
@@ -614,8 +670,26 @@ class GetItem(Function):
         return IndexAdd.apply(g, index=self.index, shape=self.shape)
 
 
+class SetItem(Function):
+    """a with v written at `index` (a copy): x[index] = v recorded in the graph."""
+    saves_inputs = False
+
+    def forward(self, a, v, index):
+        self.index = index
+        out = a.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g):
+        a, v = self.inputs
+        ga = SetItem.apply(g, _const(xp_of(g.data).zeros((), dtype=g.dtype)), index=self.index) if a.requires_grad else None
+        gv = g[self.index] if v.requires_grad else None
+        return ga, gv
+
+
 class IndexAdd(Function):
     """zeros(shape) with g added at `index` (repeated indices accumulate); GetItem's backward."""
+    saves_inputs = False
 
     def forward(self, g, index, shape):
         self.index = index
@@ -627,6 +701,7 @@ class IndexAdd(Function):
 
 
 class Cat(Function):
+    saves_inputs = False
     def forward(self, *arrays, axis=0):
         self.axis = axis
         self.sizes = [a.shape[axis] for a in arrays]

@@ -104,8 +104,12 @@ class Optimizer:
         return b
 
     def zero_grad(self, set_to_none=True):
+        """Drop the gradients (PyTorch 2's default), or with set_to_none=False zero them in place."""
         for p in self._params():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.detach().zero_()
 
     # ---------------------------------------------------------- state (PyTorch's layout, by index)
     def state_dict(self):

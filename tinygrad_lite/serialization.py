@@ -47,6 +47,7 @@ import stat
 import struct
 import sys
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -428,24 +429,38 @@ def save(obj, path, metadata: Mapping | None = None) -> None:
     """Save a state_dict (name -> Tensor / numpy / cupy array) to ``path`` as safetensors.
 
     ``metadata`` (optional) is stored in the header as str -> str.  Atomic.
+    A ``.pt`` / ``.pth`` / ``.bin`` path gets a warning: the file is safetensors, which PyTorch reads
+    with ``safetensors.torch.load_file``, not ``torch.load``.
     """
+    suffix = os.path.splitext(os.fspath(path))[1].lower() if isinstance(path, (str, os.PathLike)) else ""
+    if suffix in (".pt", ".pth", ".bin"):
+        warnings.warn(f"tl.save({os.fspath(path)!r}): the file is safetensors, not a PyTorch pickle; PyTorch reads it "
+                      f"with safetensors.torch.load_file, not torch.load (name it .safetensors to say so)",
+                      UserWarning, stacklevel=2)
     write_safetensors(path, obj, metadata)
 
 
-def load(path, device=None) -> dict:
-    """Load a safetensors file -> ``{name: Tensor}`` in file order, on ``device`` (cpu)."""
+def load(path, device=None, *, map_location=None, weights_only=True, **kwargs) -> dict:
+    """Load a safetensors file -> ``{name: Tensor}`` in file order, on ``device`` (cpu).
+
+    PyTorch's spellings are accepted: ``map_location`` (a device name) for ``device``, and
+    ``weights_only`` (a tl file never holds anything but tensors, so it is weights only either way).
+    """
     from .tensor import Tensor
 
+    if kwargs:
+        raise TypeError(f"load: unexpected keyword arguments {sorted(kwargs)}")
+    if device is None and map_location is not None:
+        if not isinstance(map_location, str):
+            raise TypeError(f"load: map_location must be a device name such as 'cpu', got {type(map_location).__name__}")
+        device = map_location
     dev = _backend.canonical_device(device)
     arrays, _ = read_safetensors(path)
     return {name: _make_tensor(Tensor, arr, dev) for name, arr in arrays.items()}
 
 
 def _make_tensor(Tensor, arr, device, requires_grad=False):
-    t = Tensor(arr, requires_grad=requires_grad, device=device)
-    if t.dtype != arr.dtype:  # in case the constructor casts by default
-        t = Tensor(arr, requires_grad=requires_grad, device=device, dtype=arr.dtype)
-    return t
+    return Tensor._wrap(arr, requires_grad=requires_grad, device=device, dtype=arr.dtype)   # (arr is ours: no copy)
 
 
 # --------------------------------------------------------------------------- trees

@@ -3,14 +3,35 @@ and the reverse-mode engine that walks them back (`Tensor.backward`)."""
 from __future__ import annotations
 
 import numbers
+import weakref
+from collections import namedtuple
+from operator import attrgetter as _attrgetter
 
 import numpy as np
 
 from . import backend, function
 from . import ops as O
-from .backend import DeviceError, device_of, xp_of
+from .backend import DeviceError, DtypeError, device_of, xp_of
 
 _new = object.__new__
+
+# PyTorch's torch.return_types: `values, indices = x.max(1)`
+max_result = namedtuple("max", ["values", "indices"])
+min_result = namedtuple("min", ["values", "indices"])
+
+
+class Size(tuple):
+    """PyTorch's torch.Size: a tuple of ints (x.size(), x.shape compare equal to plain tuples)."""
+    __slots__ = ()
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self):
+        return f"tl.Size({list(self)})"
 
 
 def _scalar(x):
@@ -36,14 +57,21 @@ class Tensor:
         >>> a.dtype, y.shape, a.device
         (dtype('float32'), (2,), 'cpu')
     """
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000      # numpy scalars/arrays on the left defer to our operators
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
+        """A new tensor holding a copy of `data` (as torch.tensor); tl.from_numpy shares an array's memory."""
+        self._init(data, requires_grad, device, dtype, copy=True)
+
+    def _init(self, data, requires_grad=False, device=None, dtype=None, copy=False):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         if backend.is_array(data):
             arr = data
+            if copy:
+                arr = arr.copy(order="K") if isinstance(arr, np.ndarray) else arr.copy()
+                copy = False
         elif isinstance(data, np.generic):
             arr = np.asarray(data)
         else:
@@ -51,7 +79,11 @@ class Tensor:
             if arr.dtype == np.float64 and dtype is None:
                 arr = arr.astype(np.float32)      # Python floats and lists become float32
             elif arr.dtype == object:
+                if _has_big_int(data):
+                    raise OverflowError(f"Tensor: value {_has_big_int(data)} does not fit in int64")
                 raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} (ragged or non-numeric data)")
+            elif dtype is not None and arr.dtype.kind in "iub" and arr.size:
+                _check_int_range(arr, np.dtype(dtype))
         if device is not None:
             dev = backend.canonical_device(device)
             if device_of(arr) != dev:
@@ -60,34 +92,57 @@ class Tensor:
             arr = arr.astype(dtype, copy=False)
         if requires_grad and arr.dtype.kind not in "fc":
             raise TypeError(f"Tensor: only floating-point tensors can require gradients, got dtype {arr.dtype}")
-        self.data = arr
+        self._data = arr
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
 
     @staticmethod
+    def _wrap(data, requires_grad=False, device=None, dtype=None):
+        """A tensor holding `data` itself when it is an array (no copy): tl.from_numpy, factories, Parameter."""
+        t = _new(Tensor)
+        t._init(data, requires_grad, device, dtype)
+        return t
+
+    @staticmethod
     def _make(data, requires_grad, ctx):
         t = _new(Tensor)
-        t.data = data
+        t._data = data
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
         return t
 
+    def _set_data(self, value):
+        if isinstance(value, Tensor):
+            value = value._data
+        elif not backend.is_array(value):
+            raise TypeError(f"Tensor.data: assign an array or a Tensor, got {type(value).__name__}")
+        self._data = value
+
+    data = property(_attrgetter("_data"), _set_data, doc=(
+        "The array (NumPy or CuPy) this tensor holds, outside the graph (PyTorch's .data). Assigning a Tensor "
+        "stores its array; `w.data -= lr * w.grad` changes the array in place."))
+
     # -------------------------------------------------------------- attributes
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
-    dtype = property(lambda self: self.data.dtype)
-    device = property(lambda self: device_of(self.data))
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    device = property(lambda self: device_of(self._data))
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
 
     def numpy(self):
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
+
+    def size(self, dim=None):
+        """The shape as a tl.Size (PyTorch's x.size()), or the length of one dim: x.size(0)."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[O.axis_index(dim, self.ndim, "size")]
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item(): only a one-element tensor has an item, this one has shape {self.shape}")
         return self.data.item()
 
@@ -127,12 +182,6 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def to(self, device):
-        dev = backend.canonical_device(device)
-        if dev == self.device:
-            return self
-        return O.ToDevice.apply(self, device=dev)
-
     def cpu(self):
         return self.to("cpu")
 
@@ -142,25 +191,170 @@ class Tensor:
     cuda = gpu
 
     def detach(self):
-        return Tensor._make(self.data, False, None)
+        return Tensor._make(self._data, False, None)
+
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(x): the values as a host NumPy array (as PyTorch's CPU tensors)."""
+        a = backend.to_numpy(self._data)
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy meeting a Tensor: `arr -= t` (a ufunc with out=) changes the array in place, as in PyTorch where
+        `w.data -= lr * w.grad` stays an array; `arr + t` is t's own op (in the graph); other NumPy functions of
+        a tensor give a tensor outside the graph (and refuse one that requires grad, as PyTorch's .numpy())."""
+        out = kwargs.get("out")
+        if method == "__call__" and out is None and len(inputs) == 2 and ufunc in _REFLECTED:
+            a, b = inputs
+            fwd, ref = _REFLECTED[ufunc]
+            return getattr(a, fwd)(b) if isinstance(a, Tensor) else getattr(b, ref)(a)
+        if out is None and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
+            raise TypeError(f"numpy.{ufunc.__name__}: a tensor that requires grad can't enter NumPy; use the "
+                            f"tensor's own method, or .detach() it first")
+        arrays = [i._data if isinstance(i, Tensor) else i for i in inputs]
+        if out is not None:
+            kwargs["out"] = tuple(o._data if isinstance(o, Tensor) else o for o in out)
+            if any(isinstance(o, Tensor) for o in out):
+                raise TypeError(f"numpy.{ufunc.__name__}: out= a tensor; use the tensor's in-place methods")
+            return getattr(ufunc, method)(*arrays, **kwargs)
+        res = getattr(ufunc, method)(*arrays, **kwargs)
+        return Tensor._make(np.asarray(res) if isinstance(res, np.generic) else res, False, None) \
+            if backend.is_array(res) or isinstance(res, np.generic) else res
 
     def clone(self):
         """A copy in new memory that stays in the graph (its gradient flows back to self)."""
         return O.Clone.apply(self)
 
+    # -------------------------------------------------------------- in place (PyTorch's autograd rules)
+    def _inplace(self, name, other, ufunc, method):
+        """self <- self `op` other in the same memory. With grad mode on and a gradient involved, a leaf that
+        requires grad raises (PyTorch's rule) and a non-leaf records the op; otherwise the array changes in place.
+        Either way the memory's version is stamped, so a backward that needs the old values raises."""
+        if function._get_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            return self._inplace_recorded(name, lambda t: getattr(t, method)(other))
+        o = other
+        if isinstance(other, Tensor):
+            o = other._data
+            if type(o) is not type(self._data):
+                _check_same_device(name, self, other)
+        elif not backend.is_array(other) and _scalar(other) is None:
+            o = np.asarray(other)
+        try:
+            ufunc(self._data, o, out=self._data, casting="same_kind")
+        except TypeError:
+            rt = np.result_type(self._data, o if backend.is_array(o) else np.asarray(o))
+            raise RuntimeError(f"{name}: result type {rt} can't be cast to the desired output type "
+                               f"{self.dtype}") from None
+        except ValueError:
+            oshape = tuple(getattr(o, "shape", ()))
+            raise RuntimeError(f"{name}: output with shape {self.shape} doesn't match the broadcast shape "
+                               f"{np.broadcast_shapes(self.shape, oshape) if _broadcastable(self.shape, oshape) else oshape}"
+                               ) from None
+        function.bump_version(self._data, name)
+        return self
+
+    def _inplace_recorded(self, name, op):
+        """An in-place op while the graph is recorded: self's memory gets the result and self takes its node."""
+        if self._ctx is None and self.requires_grad:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation "
+                               f"(shape {self.shape}); update parameters inside `with tl.no_grad():` as optimizers do")
+        prev = self._ctx
+        old = Tensor._make(self._data.copy(), self.requires_grad, prev)    # self's value before, for the new node
+        if prev is not None and not (prev.needs_output or prev.saves_output):
+            prev._out_data = old._data            # prev's output is now `old`; a prev that saved it will raise
+        new = op(old)
+        if new.shape != self.shape:
+            raise RuntimeError(f"{name}: output with shape {self.shape} doesn't match the broadcast shape {new.shape}")
+        if new.dtype != self.dtype:
+            if not np.can_cast(new.dtype, self.dtype, "same_kind"):
+                raise RuntimeError(f"{name}: result type {new.dtype} can't be cast to the desired output type "
+                                   f"{self.dtype}")
+            new = new.astype(self.dtype)
+        self._data[...] = new._data
+        function.bump_version(self._data, name, recorded=True)
+        ctx = new._ctx
+        if ctx is not None:
+            ctx._epoch, ctx._out_data = function._clock, self._data
+            if ctx.needs_output:
+                ctx._out = weakref.ref(self)
+        self._ctx, self.requires_grad = ctx, new.requires_grad
+        return self
+
+    def __iadd__(self, other): return self._inplace("add_", other, np.add, "__add__")
+    def __isub__(self, other): return self._inplace("sub_", other, np.subtract, "__sub__")
+    def __imul__(self, other): return self._inplace("mul_", other, np.multiply, "__mul__")
+    def __itruediv__(self, other): return self._inplace("div_", other, np.true_divide, "__truediv__")
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", other if alpha == 1 else other * alpha, np.add, "__add__")
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", other if alpha == 1 else other * alpha, np.subtract, "__sub__")
+
+    def mul_(self, other): return self._inplace("mul_", other, np.multiply, "__mul__")
+    def div_(self, other): return self._inplace("div_", other, np.true_divide, "__truediv__")
+
+    def copy_(self, src):
+        """Copy src's values into self (broadcast, cast to self's dtype), in place; the gradient flows to src."""
+        if function._get_grad_enabled() and (self.requires_grad or (isinstance(src, Tensor) and src.requires_grad)):
+            return self._inplace_recorded("copy_", lambda t: _copy_into(t, src))
+        o = src._data if isinstance(src, Tensor) else src
+        if device_of(o) != self.device:
+            o = backend.to_device(o, self.device)
+        try:
+            self._data[...] = o
+        except ValueError:
+            raise RuntimeError(f"copy_: a source of shape {tuple(np.shape(o))} doesn't broadcast to {self.shape}") from None
+        function.bump_version(self._data, "copy_")
+        return self
+
     def fill_(self, value):
-        """Set every element to `value` in place (under tl.no_grad() for a tensor that requires grad)."""
-        if self.requires_grad and function.is_grad_enabled():
-            raise RuntimeError(f"fill_: a tensor that requires grad (shape {self.shape}) can't be changed in place "
-                               f"while gradients are recorded; do it inside `with tl.no_grad():`")
-        self.data[...] = value
+        """Set every element to `value` in place (PyTorch's rules: not on a leaf that requires grad while the
+        graph is recorded; do it inside `with tl.no_grad():`)."""
+        if function._get_grad_enabled() and self.requires_grad:
+            return self._inplace_recorded("fill_", lambda t: _copy_into(t, value))
+        self._data[...] = value
+        function.bump_version(self._data, "fill_")
         return self
 
     def zero_(self):
-        return self.fill_(0)
+        if function._get_grad_enabled() and self.requires_grad:
+            return self._inplace_recorded("zero_", lambda t: _copy_into(t, 0))
+        self._data[...] = 0
+        function.bump_version(self._data, "zero_")
+        return self
+
+    def clamp_(self, min=None, max=None):
+        if function._get_grad_enabled() and self.requires_grad:
+            return self._inplace_recorded("clamp_", lambda t: t.clip(min, max))
+        if min is None and max is None:
+            raise ValueError("clamp_: give min, max or both")
+        xp_of(self._data).clip(self._data, min, max, out=self._data)
+        function.bump_version(self._data, "clamp_")
+        return self
+
+    clip_ = clamp_
+
+    def __setitem__(self, index, value):
+        """x[index] = value, in place (PyTorch's rules as for the other in-place ops); recorded on a non-leaf."""
+        index = _index(index, self)
+        if function._get_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            if index.__class__ is tuple and _mixed(index):
+                raise NotImplementedError("setitem: an index mixing ints and index arrays on a tensor in the graph; "
+                                          "index with the ints first: x[1][:, idx] = v")
+            return self._inplace_recorded("setitem", lambda t: O.SetItem.apply(
+                t, _as_tensor_like(value, t).astype(t.dtype), index=index))
+        v = value._data if isinstance(value, Tensor) else value
+        if backend.is_array(v) and device_of(v) != self.device:
+            v = backend.to_device(v, self.device)
+        if index.__class__ is tuple and _mixed(index):    # the ints select first (a view), as in PyTorch
+            first, second = _split_index(index)
+            self._data[first][second] = v
+        else:
+            self._data[index] = v
+        function.bump_version(self._data, "setitem")
 
     def numel(self):
-        return self.size
+        return self._data.size
 
     def dim(self):
         return self.ndim
@@ -182,7 +376,36 @@ class Tensor:
 
     def astype(self, dtype):
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else O.Cast.apply(self, dtype=dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.kind not in "fc":                # integer and bool results carry no gradient (PyTorch's rule)
+            return Tensor._make(self._data.astype(dtype), False, None)
+        return O.Cast.apply(self, dtype=dtype)
+
+    def to(self, *args, dtype=None, device=None, **kwargs):
+        """PyTorch's x.to(device), x.to(dtype), x.to(device, dtype) (and keyword forms)."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif _is_dtype(a):
+                dtype = a
+            else:
+                device = a
+        out = self
+        if device is not None:
+            dev = backend.canonical_device(device)
+            if dev != out.device:
+                out = O.ToDevice.apply(out, device=dev)
+        if dtype is not None:
+            out = out.astype(dtype)
+        return out
+
+    def type(self, dtype=None):
+        """x.type(tl.float32) casts; x.type() names the type, as PyTorch ('tinygrad_lite.FloatTensor')."""
+        if dtype is None:
+            name = _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+            return f"tinygrad_lite.{'cuda.' if self.device == 'gpu' else ''}{name}"
+        return self.astype(dtype)
 
     def float(self):
         return self.astype(np.float32)
@@ -190,8 +413,20 @@ class Tensor:
     def double(self):
         return self.astype(np.float64)
 
+    def half(self):
+        return self.astype(np.float16)
+
     def long(self):
         return self.astype(np.int64)
+
+    def int(self):
+        return self.astype(np.int32)
+
+    def bool(self):
+        return self.astype(np.bool_)
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
 
     # -------------------------------------------------------------- the engine
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
@@ -218,23 +453,34 @@ class Tensor:
         retain_graph = retain_graph or create_graph
         token = function._grad_enabled.set(create_graph)   # grad mode for the backward pass itself
         try:
-            if self._ctx is None:        # a leaf: d(self)/d(self)
-                _accumulate(self, gradient)
+            if self._ctx is None:        # a leaf: d(self)/d(self) (a copy: .grad never shares the caller's array)
+                _accumulate(self, gradient if gradient._ctx is not None else
+                            Tensor._make(gradient._data.copy(), False, None))
             else:
                 _run_backward(self, gradient, retain_graph)
         finally:
             function._grad_enabled.reset(token)
 
     # -------------------------------------------------------------- operators
-    def _binary(self, other, op, scalar_op, name):
+    def _binary(self, other, op, scalar_op, name, true_div=False):
         if isinstance(other, Tensor):
-            if type(other.data) is not type(self.data):
-                _check_same_device(name, self, other)
-            return op.apply(self, other)
+            a, b = self, other
+            if type(b._data) is not type(a._data):
+                _check_same_device(name, a, b)
+            if a._data.dtype != b._data.dtype or (true_div and a._data.dtype.kind not in "fc"):
+                a, b = _promoted(a, b, true_div)
+            return op.apply(a, b)
         c = _scalar(other)
         if c is not None:
-            return scalar_op.apply(self, c=c)
-        return op.apply(self, self._lift(other))
+            return scalar_op.apply(self._with_scalar(c, true_div), c=c)
+        return self._binary(self._lift(other), op, scalar_op, name, true_div)
+
+    def _with_scalar(self, c, floating=False):
+        """Self as the tensor operand beside the Python scalar c, PyTorch's promotion: an int or bool tensor
+        meeting a float (or true division) computes in float32, never NumPy's float64."""
+        if (floating or isinstance(c, float)) and self._data.dtype.kind not in "fc":
+            return self.astype(np.float32)
+        return self
 
     def _lift(self, other):
         """A constant Tensor for an array or scalar met in an op, on self's device and dtype."""
@@ -242,7 +488,7 @@ class Tensor:
             return other
         c = _scalar(other)
         arr = other if backend.is_array(other) else np.asarray(
-            other if c is None else c, dtype=None if c is None else backend.result_dtype(self.data, c))
+            other if c is None else c, dtype=None if c is None else backend.result_dtype(self._data, c))
         if arr.dtype == np.float64 and not backend.is_array(other) and self.dtype != np.float64:
             arr = arr.astype(self.dtype if self.dtype.kind == "f" else np.float32)
         if device_of(arr) != self.device:
@@ -257,13 +503,13 @@ class Tensor:
     def __sub__(self, other):
         c = _scalar(other)
         if c is not None:
-            return O.AddScalar.apply(self, c=-c)
+            return O.AddScalar.apply(self._with_scalar(c), c=-c)
         return self._binary(other, O.Sub, None, "sub")
 
     def __rsub__(self, other):
         c = _scalar(other)
         if c is not None:
-            return O.RSubScalar.apply(self, c=c)
+            return O.RSubScalar.apply(self._with_scalar(c), c=c)
         return self._lift(other) - self
 
     def __mul__(self, other):
@@ -272,12 +518,12 @@ class Tensor:
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        return self._binary(other, O.Div, O.DivScalar, "div")
+        return self._binary(other, O.Div, O.DivScalar, "div", true_div=True)
 
     def __rtruediv__(self, other):
         c = _scalar(other)
         if c is not None:
-            return O.RDivScalar.apply(self, c=c)
+            return O.RDivScalar.apply(self._with_scalar(c, True), c=c)
         return self._lift(other) / self
 
     def __pow__(self, other):
@@ -286,7 +532,7 @@ class Tensor:
     def __rpow__(self, other):
         c = _scalar(other)
         if c is not None:
-            return O.RPowScalar.apply(self, c=c)
+            return O.RPowScalar.apply(self._with_scalar(c), c=c)
         return self._lift(other) ** self
 
     def __neg__(self):
@@ -314,38 +560,61 @@ class Tensor:
     def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    def all(self, axis=None, keepdims=False, *, dim=None):
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         ax = self._axis(axis, dim, "all")
-        return Tensor._make(xp_of(self.data).asarray(self.data.all(axis=ax, keepdims=keepdims)), False, None)
+        kd = _kd(keepdim, keepdims)
+        return Tensor._make(xp_of(self._data).asarray(self._data.all(axis=ax, keepdims=kd)), False, None)
 
-    def any(self, axis=None, keepdims=False, *, dim=None):
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         ax = self._axis(axis, dim, "any")
-        return Tensor._make(xp_of(self.data).asarray(self.data.any(axis=ax, keepdims=keepdims)), False, None)
+        kd = _kd(keepdim, keepdims)
+        return Tensor._make(xp_of(self._data).asarray(self._data.any(axis=ax, keepdims=kd)), False, None)
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None):
-        axis = dim if dim is not None else axis
-        return Tensor._make(xp_of(self.data).asarray(self.data.argmax(axis=axis, keepdims=keepdims)), False, None)
+    def _arg(self, axis, dim, keepdims, op):
+        d = dim if dim is not None else axis
+        if d is not None and not isinstance(d, numbers.Integral):
+            raise TypeError(f"{op}: dim must be an int, got {d!r}")
+        ax = self._axis(d, None, op)
+        a = self._data
+        if ax is not None:
+            if a.shape[ax[0]] == 0:
+                raise IndexError(f"{op}: expected reduction dim {ax[0]} to have non-zero size (shape {self.shape})")
+            ax = ax[0]
+        elif a.size == 0:
+            raise RuntimeError(f"{op}: the tensor is empty (shape {self.shape}); give a dim of non-zero size")
+        r = a.argmax(axis=ax, keepdims=keepdims and ax is not None) if op[3:] == "max" else \
+            a.argmin(axis=ax, keepdims=keepdims and ax is not None)
+        return Tensor._make(xp_of(a).asarray(r).astype(np.int64, copy=False), False, None)
 
-    def argmin(self, axis=None, keepdims=False, *, dim=None):
-        axis = dim if dim is not None else axis
-        return Tensor._make(xp_of(self.data).asarray(self.data.argmin(axis=axis, keepdims=keepdims)), False, None)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return self._arg(axis, dim, _kd(keepdim, keepdims), "argmax")
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return self._arg(axis, dim, _kd(keepdim, keepdims), "argmin")
 
     # -------------------------------------------------------------- elementwise
-    def exp(self): return O.Exp.apply(self)
-    def log(self): return O.Log.apply(self)
-    def sqrt(self): return O.Sqrt.apply(self)
+    def _float(self):
+        """Self, or self cast to float32 when integer/bool: float ops on int tensors give float32 (PyTorch)."""
+        return self if self._data.dtype.kind in "fc" else self.astype(np.float32)
+
+    def exp(self): return O.Exp.apply(self._float())
+    def log(self): return O.Log.apply(self._float())
+    def sqrt(self): return O.Sqrt.apply(self._float())
     def abs(self): return O.Abs.apply(self)
-    def tanh(self): return O.Tanh.apply(self)
-    def sigmoid(self): return O.Sigmoid.apply(self)
+    def tanh(self): return O.Tanh.apply(self._float())
+    def sigmoid(self): return O.Sigmoid.apply(self._float())
     def relu(self): return O.ReLU.apply(self)
-    def log1p(self): return O.Log1p.apply(self)
+    def log1p(self): return O.Log1p.apply(self._float())
 
     __abs__ = abs
 
     def clip(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clip: give min, max or both")
-        return O.Clip.apply(self, lo=min, hi=max)
+        t = self
+        if isinstance(min, float) or isinstance(max, float):
+            t = self._float()
+        return O.Clip.apply(t, lo=min, hi=max)
 
     clamp = clip
 
@@ -353,37 +622,92 @@ class Tensor:
     def _axis(self, axis, dim, op):
         return O._norm_axis(dim if dim is not None else axis, self.ndim, op)
 
-    def sum(self, axis=None, keepdims=False, *, dim=None):
-        return O.Sum.apply(self, axis=self._axis(axis, dim, "sum"), keepdims=keepdims)
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return O.Sum.apply(self, axis=self._axis(axis, dim, "sum"), keepdims=_kd(keepdim, keepdims))
 
-    def mean(self, axis=None, keepdims=False, *, dim=None):
+    def _count(self, ax):
+        return self._data.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The mean over dims (all by default); an empty one gives nan, as PyTorch. Float tensors only."""
+        if self._data.dtype.kind not in "fc":
+            raise DtypeError(f"mean(): could not infer the output dtype: the input must be a floating-point "
+                             f"tensor, got {self.dtype}; cast it first (x.float().mean())")
         ax = self._axis(axis, dim, "mean")
-        n = self.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
-        return O.Sum.apply(self, axis=ax, keepdims=keepdims) * (1.0 / n)
+        n = self._count(ax)
+        return O.Sum.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims)) * (1.0 / n if n else float("nan"))
 
-    def max(self, axis=None, keepdims=False, *, dim=None):
-        return O.Max.apply(self, axis=self._axis(axis, dim, "max"), keepdims=keepdims, sign=1)
+    def _extreme(self, dim, keepdim, axis, keepdims, sign, op):
+        if isinstance(dim, Tensor):                       # x.max(other): PyTorch's elementwise form
+            return maximum(self, dim) if sign > 0 else minimum(self, dim)
+        d = dim if dim is not None else axis
+        if d is None:
+            if self._data.size == 0:
+                raise RuntimeError(f"{op}(): the tensor is empty (shape {self.shape}); give a dim of non-zero size")
+            return O.Max.apply(self, axis=None, keepdims=False, sign=sign)
+        if not isinstance(d, numbers.Integral):
+            raise TypeError(f"{op}: dim must be an int, got {d!r}; amax/amin reduce over several dims")
+        kd = _kd(keepdim, keepdims)
+        ax = self._axis(d, None, op)
+        if ax is not None and self.shape[ax[0]] == 0:
+            raise IndexError(f"{op}(): expected reduction dim {ax[0]} to have non-zero size (shape {self.shape})")
+        values = O.Max.apply(self, axis=ax, keepdims=kd, sign=sign)
+        indices = self._arg(d, None, kd, "argmax" if sign > 0 else "argmin")
+        return (max_result if sign > 0 else min_result)(values, indices)
 
-    def min(self, axis=None, keepdims=False, *, dim=None):
-        return O.Max.apply(self, axis=self._axis(axis, dim, "min"), keepdims=keepdims, sign=-1)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The largest value (a 0-d tensor); with a dim, PyTorch's named tuple (values, indices):
+        `values, indices = x.max(1)`; with a tensor, the elementwise maximum."""
+        return self._extreme(dim, keepdim, axis, keepdims, 1, "max")
 
-    def var(self, axis=None, keepdims=False, ddof=0, *, dim=None):
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The smallest value; with a dim, (values, indices); with a tensor, the elementwise minimum."""
+        return self._extreme(dim, keepdim, axis, keepdims, -1, "min")
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The largest values over one or several dims (no indices; tied maxima share the gradient)."""
+        return O.Max.apply(self, axis=self._axis(axis, dim, "amax"), keepdims=_kd(keepdim, keepdims), sign=1)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return O.Max.apply(self, axis=self._axis(axis, dim, "amin"), keepdims=_kd(keepdim, keepdims), sign=-1)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
+        """The variance over dims, divided by n - correction (PyTorch's default correction=1, unbiased; pass
+        correction=0, unbiased=False or ddof=0 for the population variance). n - correction <= 0 gives
+        inf (nan for a zero sum), as PyTorch."""
+        if self._data.dtype.kind not in "fc":
+            raise DtypeError(f"var(): the input must be a floating-point tensor, got {self.dtype}")
+        c = 1
+        for v in (ddof, correction):
+            if v is not None:
+                c = v
+        if unbiased is not None:
+            c = 1 if unbiased else 0
         ax = self._axis(axis, dim, "var")
-        n = self.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
+        n = self._count(ax)
         d = self - self.mean(axis=ax, keepdims=True)
-        return (d * d).sum(axis=ax, keepdims=keepdims) * (1.0 / max(n - ddof, 0) if n - ddof > 0 else float("nan"))
+        ss = (d * d).sum(axis=ax, keepdims=_kd(keepdim, keepdims))
+        return ss * (1.0 / (n - c)) if n - c > 0 else ss * float("inf")
 
-    def std(self, axis=None, keepdims=False, ddof=0, *, dim=None):
-        return self.var(axis, keepdims, ddof, dim=dim).sqrt()
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
 
-    def softmax(self, axis=-1, *, dim=None):
-        return O.Softmax.apply(self, axis=dim if dim is not None else axis)
+    def _softmax(self, fn, axis, dim, op):
+        a = axis if axis is not None else dim
+        t = self._float()
+        if self.ndim == 0:                                 # dim 0 or -1: the one element, as PyTorch
+            O._norm_axis(a, 0, op)
+            return fn.apply(t.reshape(1), axis=0).reshape(())
+        return fn.apply(t, axis=O.axis_index(a, self.ndim, op))
 
-    def log_softmax(self, axis=-1, *, dim=None):
-        return O.LogSoftmax.apply(self, axis=dim if dim is not None else axis)
+    def softmax(self, dim=-1, *, axis=None):
+        return self._softmax(O.Softmax, axis, dim, "softmax")
 
-    def logsumexp(self, axis=None, keepdims=False, *, dim=None):
-        return O.LogSumExp.apply(self, axis=self._axis(axis, dim, "logsumexp"), keepdims=keepdims)
+    def log_softmax(self, dim=-1, *, axis=None):
+        return self._softmax(O.LogSoftmax, axis, dim, "log_softmax")
+
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return O.LogSumExp.apply(self._float(), axis=self._axis(axis, dim, "logsumexp"), keepdims=_kd(keepdim, keepdims))
 
     # -------------------------------------------------------------- shapes
     def reshape(self, *shape):
@@ -392,19 +716,44 @@ class Tensor:
             return self
         return O.Reshape.apply(self, shape=shape)
 
-    view = reshape
+    def view(self, *shape):
+        """PyTorch's view: a reshape (NumPy copies only where a view is impossible; no error then)."""
+        if len(shape) == 1 and _is_dtype(shape[0]):
+            raise TypeError("view(dtype): reinterpreting the bytes is not supported; use .type(dtype) to cast")
+        return self.reshape(*shape)
 
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim))[::-1]
-        elif len(axes) == 2 and self.ndim != 2:     # PyTorch's transpose(dim0, dim1)
-            perm = list(range(self.ndim))
-            a, b = O.axis_index(axes[0], self.ndim, "transpose"), O.axis_index(axes[1], self.ndim, "transpose")
-            perm[a], perm[b] = perm[b], perm[a]
-            axes = tuple(perm)
-        return O.Transpose.apply(self, axes=self._permutation(axes, "transpose"))
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def transpose(self, dim0, dim1):
+        """PyTorch's transpose: swap two dims (a permutation of all of them is permute)."""
+        return self._swap(dim0, dim1, "transpose")
+
+    def swapaxes(self, axis0, axis1):
+        return self._swap(axis0, axis1, "swapaxes")
+
+    swapdims = swapaxes
+
+    def _swap(self, dim0, dim1, op):
+        if self.ndim == 0:
+            O._norm_axis((dim0, dim1), 0, op)
+            return self
+        a, b = O.axis_index(dim0, self.ndim, op), O.axis_index(dim1, self.ndim, op)
+        if a == b:
+            return self
+        perm = list(range(self.ndim))
+        perm[a], perm[b] = perm[b], perm[a]
+        return O.Transpose.apply(self, axes=tuple(perm))
+
+    def t(self):
+        """The transpose of a 2-D tensor (0-D and 1-D are returned as they are), as PyTorch."""
+        if self.ndim > 2:
+            raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got shape {self.shape}; "
+                             "use transpose(dim0, dim1) or permute")
+        return self if self.ndim < 2 else O.Transpose.apply(self, axes=(1, 0))
 
     def permute(self, *dims):
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
@@ -428,13 +777,8 @@ class Tensor:
 
     @property
     def T(self):
-        return self.transpose()
-
-    def swapaxes(self, a, b):
-        a, b = O.axis_index(a, self.ndim, "swapaxes"), O.axis_index(b, self.ndim, "swapaxes")
-        perm = list(range(self.ndim))
-        perm[a], perm[b] = perm[b], perm[a]
-        return self.transpose(tuple(perm))
+        """All dims reversed (the transpose of a matrix)."""
+        return self if self.ndim < 2 else O.Transpose.apply(self, axes=tuple(range(self.ndim))[::-1])
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
@@ -445,12 +789,16 @@ class Tensor:
         shape = self.shape[:s] + (int(np.prod(self.shape[s:e + 1])),) + self.shape[e + 1:]
         return self.reshape(shape)
 
-    def unsqueeze(self, axis):
+    def unsqueeze(self, dim=None, *, axis=None):
+        axis = dim if dim is not None else axis
         axis = O.axis_index(axis, self.ndim, "unsqueeze", new=1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
-    def squeeze(self, axis=None):
+    def squeeze(self, dim=None, *, axis=None):
+        axis = dim if dim is not None else axis
         if self.ndim == 0:
+            if axis is not None:
+                O._norm_axis(axis, 0, "squeeze")          # 0 or -1, else an IndexError as PyTorch
             return self
         if axis is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
@@ -469,10 +817,114 @@ class Tensor:
 
     def __getitem__(self, index):
         index = _index(index, self)
+        if index.__class__ is tuple and _mixed(index):    # PyTorch: the ints select first, then the arrays index
+            first, second = _split_index(index)
+            return self[first][second]
         try:
             return O.GetItem.apply(self, index=index)
         except IndexError as e:               # NumPy's words, with the op and the shape
             raise IndexError(f"getitem: {e} (tensor of shape {self.shape})") from None
+
+
+# ------------------------------------------------------------------ PyTorch's type promotion
+def _category(dt):
+    return 0 if dt.kind == "b" else 1 if dt.kind in "iu" else 2 if dt.kind == "f" else 3
+
+
+def result_type(a, b):
+    """The dtype of a binary op on arrays a, b by PyTorch's rules (not NumPy's): the higher category
+    (bool < int < float < complex) wins with its own dtype (int64 + float32 is float32), and a 0-d operand
+    counts only when its category is higher than the dimensioned one's (float32 + a 0-d float64 is float32)."""
+    da, db = a.dtype, b.dtype
+    if da == db:
+        return da
+    ca, cb = _category(da), _category(db)
+    if (a.ndim == 0) != (b.ndim == 0):
+        z, d = (a, b) if a.ndim == 0 else (b, a)
+        if _category(z.dtype) <= _category(d.dtype):
+            return d.dtype
+        return z.dtype
+    if ca != cb:
+        return da if ca > cb else db
+    return np.promote_types(da, db)
+
+
+def _promoted(a, b, true_div=False):
+    dt = result_type(a._data, b._data)
+    if true_div and dt.kind not in "fc":
+        dt = np.dtype(np.float32)
+    return (a if a.dtype == dt else a.astype(dt)), (b if b.dtype == dt else b.astype(dt))
+
+
+# ------------------------------------------------------------------ helpers of the constructor and in-place ops
+def _kd(keepdim, keepdims):
+    """PyTorch's keepdim= or NumPy's keepdims=."""
+    return bool(keepdim) if keepdims is None else bool(keepdims)
+
+
+def _is_dtype(x):
+    if isinstance(x, (np.dtype, type)) and not isinstance(x, Tensor):
+        try:
+            np.dtype(x)
+            return True
+        except TypeError:
+            return False
+    return False
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
+_REFLECTED = {np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"),
+              np.multiply: ("__mul__", "__rmul__"), np.true_divide: ("__truediv__", "__rtruediv__"),
+              np.power: ("__pow__", "__rpow__"), np.matmul: ("__matmul__", "__rmatmul__"),
+              np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"), np.greater: ("__gt__", "__lt__"),
+              np.greater_equal: ("__ge__", "__le__"), np.equal: ("__eq__", "__eq__"),
+              np.not_equal: ("__ne__", "__ne__")}
+
+
+def _has_big_int(data):
+    """The first Python int in (nested lists of) data that int64 can't hold, else None."""
+    if isinstance(data, bool):
+        return None
+    if isinstance(data, int):
+        return data if not -2**63 <= data < 2**63 else None
+    if isinstance(data, (list, tuple)):
+        for d in data:
+            b = _has_big_int(d)
+            if b is not None:
+                return b
+    return None
+
+
+def _check_int_range(arr, dtype):
+    """PyTorch raises where a Python int does not fit the requested integer dtype (NumPy's astype wraps it)."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < info.min or hi > info.max:
+            bad = lo if lo < info.min else hi
+            raise RuntimeError(f"Tensor: value {bad} cannot be converted to type {dtype} without overflow")
+
+
+def _broadcastable(a, b):
+    try:
+        np.broadcast_shapes(a, b)
+        return True
+    except ValueError:
+        return False
+
+
+def _copy_into(t, src):
+    """src broadcast to t's shape and cast to t's dtype, in the graph w.r.t. src (t's old value gets no gradient)."""
+    s = _as_tensor_like(src, t)
+    if s.dtype != t.dtype:
+        s = s.astype(t.dtype)
+    if s.device != t.device:
+        s = s.to(t.device)
+    if s.shape != t.shape:
+        s = s.expand(t.shape)
+    return s.clone() if s is src and s.requires_grad else s     # (a node of its own for self to take)
 
 
 # ------------------------------------------------------------------ module-level ops
@@ -488,8 +940,11 @@ def matmul(a, b):
         a = b._lift(a)
     if not isinstance(b, Tensor):
         b = a._lift(b)
-    if type(a.data) is not type(b.data):
+    if type(a._data) is not type(b._data):
         _check_same_device("matmul", a, b)
+    if a._data.dtype != b._data.dtype:
+        raise DtypeError(f"matmul: expected both operands to have the same dtype, but got {a.dtype} (shape "
+                         f"{a.shape}) and {b.dtype} (shape {b.shape}); cast one with .to(dtype) or .float()")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}")
     ka = a.shape[-1]
@@ -512,8 +967,12 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias in one node (PyTorch's F.linear)."""
-    if type(x.data) is not type(weight.data):
+    if type(x._data) is not type(weight._data):
         _check_same_device("linear", x, weight)
+    if x._data.dtype != weight._data.dtype or (bias is not None and bias._data.dtype != weight._data.dtype):
+        raise DtypeError(f"linear: input and weight must have the same dtype, but got input {x.dtype} and weight "
+                         f"{weight.dtype}{'' if bias is None else f' (bias {bias.dtype})'}; cast the input "
+                         f"(x.float()) or the layer (.to(dtype) / .double())")
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1]} features, "
                          f"weight of shape {weight.shape} expects {weight.shape[-1]}")
@@ -526,26 +985,42 @@ def _as_tensor_like(x, ref):
     return x if isinstance(x, Tensor) else ref._lift(x)
 
 
-def maximum(a, b):
+def _operands(a, b, op):
+    """a and b as Tensors of one dtype (PyTorch's promotion, a Python scalar weakly typed) and one device."""
     ref = a if isinstance(a, Tensor) else b
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        c = _scalar(b if ref is a else a)
+        if c is not None:
+            ref = ref._with_scalar(c)
     a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
-    _check_same_device("maximum", a, b)
-    return O.Maximum.apply(a, b)
+    _check_same_device(op, a, b)
+    if a._data.dtype != b._data.dtype:
+        a, b = _promoted(a, b)
+    return a, b
+
+
+def maximum(a, b):
+    return O.Maximum.apply(*_operands(a, b, "maximum"))
 
 
 def minimum(a, b):
-    ref = a if isinstance(a, Tensor) else b
-    a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
-    _check_same_device("minimum", a, b)
-    return O.Minimum.apply(a, b)
+    return O.Minimum.apply(*_operands(a, b, "minimum"))
 
 
 def where(cond, a, b):
-    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    if ref is None:
-        ref = Tensor(np.asarray(a, dtype=np.float32))
-    a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
-    _check_same_device("where", a, b)
+    """a where cond holds, else b. Python scalars take PyTorch's dtypes: where(c, 1, 3) is int64, a float is
+    float32 (or the tensor operand's float dtype)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        dev = cond.device if isinstance(cond, Tensor) else "cpu"
+        ca, cb = _scalar(a), _scalar(b)
+        if ca is not None and cb is not None:
+            dt = np.float32 if isinstance(ca, float) or isinstance(cb, float) else \
+                np.bool_ if isinstance(ca, bool) and isinstance(cb, bool) else np.int64
+            a = Tensor._make(backend.to_device(np.asarray(ca, dtype=dt), dev), False, None)
+        else:
+            a = Tensor(a if ca is None else np.asarray(a, dtype=np.float32 if isinstance(ca, float) else None),
+                       device=dev)
+    a, b = _operands(a, b, "where")
     c = cond.data if isinstance(cond, Tensor) else cond
     if device_of(c) != a.device:
         c = backend.to_device(c, a.device)
@@ -585,6 +1060,36 @@ def _index(index, t):
     if t.device != "cpu" and not backend.capturing():
         _check_array_bounds(index if isinstance(index, tuple) else (index,), t.shape)
     return index
+
+
+def _mixed(items):
+    """True when an index tuple holds both a Python int and an index array (NumPy and PyTorch differ there)."""
+    has_int = has_arr = False
+    for i in items:
+        if i.__class__ is int:
+            has_int = True
+        elif backend.is_array(i):
+            has_arr = True
+    return has_int and has_arr
+
+
+def _split_index(items):
+    """An index mixing ints and arrays as two steps, PyTorch's meaning: ints and slices first (a view), then the
+    arrays on what is left (NumPy would treat the ints as index arrays, moving the broadcast dims first)."""
+    first, second = [], []
+    for i in items:
+        if i.__class__ is int:
+            first.append(i)
+        elif i is None or isinstance(i, slice):
+            first.append(i)
+            second.append(slice(None))
+        elif i is Ellipsis:
+            first.append(i)
+            second.append(i)
+        else:
+            first.extend([slice(None)] * (i.ndim if i.dtype.kind == "b" else 1))
+            second.append(i)
+    return tuple(first), tuple(second)
 
 
 def _check_array_bounds(items, shape):
@@ -639,7 +1144,29 @@ def _index_item(i, t):
 def _accumulate(leaf, g):
     if g.dtype != leaf.dtype:
         g = g.astype(leaf.dtype)
-    leaf.grad = g if leaf.grad is None else leaf.grad + g
+    if leaf.grad is None:
+        leaf.grad = _own(g, None)
+    else:
+        leaf.grad = leaf.grad + g
+
+
+def _own(g, owned):
+    """g as a gradient the leaf may own: writable and sharing memory with no other gradient of this pass
+    (`owned`: ids of the memory handed out so far) nor with a tensor outside it, so `p.grad.zero_()` or
+    `p.grad *= 0.5` changes this .grad alone. Fresh results pass as they are (no copy in the common case)."""
+    a = g._data
+    base = a.base
+    key = id(a if base is None else base)
+    if not getattr(a.flags, "writeable", True) or g._ctx is not None or (owned is not None and key in owned) or (
+            owned is None and base is not None):
+        if g._ctx is not None:                    # create_graph: keep the graph, own the memory
+            return g.clone() if owned is not None and key in owned else g
+        a = a.copy()
+        key = id(a)
+        g = Tensor._make(a, False, None)
+    if owned is not None:
+        owned.add(key)
+    return g
 
 
 _FREED = ("backward(): trying to backward through the graph a second time, but its saved arrays were freed by "
@@ -676,11 +1203,16 @@ def _run_backward(root, gradient, retain_graph):
     anomaly = function._anomaly                   # tl.autograd.detect_anomaly(): one flag test per backward
     if anomaly:
         from .autograd import _check_gradients
+    clock = function._clock
+    gb = gradient._data.base
+    owned = {id(gradient._data if gb is None else gb)}    # memory a leaf's .grad must not share
     try:
         for fn in reversed(order):
             g = fn.grad_out
             if g is None:
                 continue
+            if fn._epoch < clock:                 # something changed in place since fn was recorded
+                function.check_versions(fn)
             if fn.retained is not None:           # t.retain_grad(): keep the non-leaf's gradient
                 t = fn.retained
                 t.grad = g if t.grad is None else t.grad + g
@@ -692,12 +1224,18 @@ def _run_backward(root, gradient, retain_graph):
             for inp, gi in zip(fn.inputs, gin):
                 if gi is None or not inp.requires_grad:
                     continue
-                if gi.data.shape != inp.data.shape:
+                if gi._data.shape != inp._data.shape:
                     gi = sum_to_shape(gi, inp.shape)
                 c = inp._ctx
                 if c is None:                     # a leaf: accumulate into .grad
-                    if inp.grad is None and gi.data.dtype == inp.data.dtype:
-                        inp.grad = gi
+                    if inp.grad is None and gi._data.dtype == inp._data.dtype:
+                        a = gi._data
+                        b = a.base
+                        if b is None and gi._ctx is None and id(a) not in owned:    # fresh memory: keep it
+                            owned.add(id(a))
+                            inp.grad = gi
+                        else:
+                            inp.grad = _own(gi, owned)
                     else:
                         _accumulate(inp, gi)
                 else:

@@ -77,19 +77,19 @@ def summary(model, input_shape, device=None, dtype=np.float32, print_fn=print):
     counted = set()
     table = []
     for name, m, shape in rows:
-        n = sum(p.size for p in m.parameters() if id(p) not in counted)
+        n = sum(p.numel() for p in m.parameters() if id(p) not in counted)
         counted.update(id(p) for p in m.parameters())
         table.append((f"{name} ({type(m).__name__})", shape, n))
     for name, m in leaves:                                # leaves the forward never called
         if id(m) not in called:
-            n = sum(p.size for p in m.parameters() if id(p) not in counted)
+            n = sum(p.numel() for p in m.parameters() if id(p) not in counted)
             counted.update(id(p) for p in m.parameters())
             table.append((f"{name or type(m).__name__} ({type(m).__name__}, not called)", "-", n))
-    other = sum(p.size for p in params if id(p) not in counted)
+    other = sum(p.numel() for p in params if id(p) not in counted)
     if other:
         table.append(("(parameters outside the layers)", "-", other))
-    total = sum(p.size for p in params)
-    trainable = sum(p.size for p in params if p.requires_grad)
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
 
     w0 = max([len("Layer (type)")] + [len(r[0]) for r in table]) + 3
     w1 = max([len("Output Shape")] + [len(r[1]) for r in table]) + 3

@@ -157,7 +157,7 @@ def binary_cross_entropy(probs, target, reduction="mean"):
     """-(t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
     _check_reduction(reduction, "binary_cross_entropy")
     t = _as_target(target, probs, "binary_cross_entropy")
-    if probs.size and not backend.capturing():    # (a host sync: skipped while a CUDA graph is recorded)
+    if probs.numel() and not backend.capturing():    # (a host sync: skipped while a CUDA graph is recorded)
         lo, hi = float(probs.data.min()), float(probs.data.max())
         if not (lo >= 0 and hi <= 1):              # (NaN fails too)
             raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from {lo:g} "
@@ -203,7 +203,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) + tuple(range(2, input.ndim))
     shape = (1, c) + (1,) * (input.ndim - 2)
     if training:
-        n = input.size // c if c else 0
+        n = input.numel() // c if c else 0
         if n <= 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape "
                              f"{input.shape}")

@@ -50,7 +50,7 @@ def _empty(tensor, op):
         raise TypeError(f"{op}: expected a Tensor (e.g. layer.weight), got {type(tensor).__name__}")
     if tensor.dtype.kind != "f":
         raise TypeError(f"{op}: can only fill a floating-point tensor, got dtype {tensor.dtype}")
-    return tensor.size == 0
+    return tensor.numel() == 0
 
 
 def _fill(tensor, values):

@@ -16,7 +16,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        self._init(data, requires_grad=requires_grad)     # shares data's memory, as nn.Parameter(tensor)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -135,7 +135,7 @@ class Module:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
     def num_parameters(self):
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     # ------------------------------------------------------------ state
     def state_dict(self):
@@ -188,8 +188,12 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
+        """Drop the gradients (PyTorch 2's default), or with set_to_none=False zero them in place."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.detach().zero_()
 
     def cpu(self):
         return self.to("cpu")
