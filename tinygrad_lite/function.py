@@ -168,6 +168,14 @@ class Function:
         except ValueError as e:
             shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
             raise ValueError(f"{cls.__name__.lower()}: shapes {shapes} don't fit: {e}") from None
+        except (TypeError, IndexError, ZeroDivisionError, OverflowError) as e:
+            name = cls.__name__.lower()                # a NumPy/Python error from inside an op: name the op
+            if str(e).lower().startswith(name):
+                raise
+            what = " and ".join(f"{t.dtype} {tuple(t.shape)}" for t in inputs)
+            base = next(b for b in (TypeError, IndexError, ZeroDivisionError, OverflowError) if isinstance(e, b))
+            raise base(f"{name}: cannot compute it for {what}{' with ' + str(params) if params else ''}: "
+                       f"{e}") from None
         if isinstance(out, _np_generic):      # NumPy gives scalars for 0-d results: keep arrays
             out = _np_asarray(out)
         if _get_grad_enabled():

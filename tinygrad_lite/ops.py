@@ -434,6 +434,8 @@ def axis_index(axis, ndim, op, new=0):
     """`axis` as an index in [0, ndim + new) (`new` axes being inserted, as by unsqueeze); out of range
     is an error, never wrapped around, as in PyTorch."""
     n = ndim + new
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__} {axis!r}")
     if not -n <= axis < n:
         raise IndexError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimension"
                          f"{'' if ndim == 1 else 's'} (expected {-n} to {n - 1})")
@@ -445,6 +447,9 @@ def _norm_axis(axis, ndim, op="reduce"):
     if axis is None:
         return None
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {type(a).__name__} {a!r}")
     if not ndim:                                  # a 0-d tensor takes dim 0 or -1 (its one element), as PyTorch
         for a in axes:
             if a not in (0, -1):
@@ -473,6 +478,8 @@ class Sum(Function):
     saves_inputs = False
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        if a.dtype.kind == "f" and a.itemsize < 4:    # float16: accumulate in float32, as PyTorch
+            return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims, dtype="float32").astype(a.dtype))
         return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims))
 
     def backward(self, g):

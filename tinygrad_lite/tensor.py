@@ -84,12 +84,21 @@ class Tensor:
                 raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} (ragged or non-numeric data)")
             elif dtype is not None and arr.dtype.kind in "iub" and arr.size:
                 _check_int_range(arr, np.dtype(dtype))
+        if arr.dtype.kind not in "biufc":             # strings, bytes, datetimes, objects: PyTorch refuses too
+            raise TypeError(f"Tensor: invalid data type {arr.dtype.name!r} from {type(data).__name__} data: a "
+                            "tensor holds numbers or bools")
         if device is not None:
             dev = backend.canonical_device(device)
             if device_of(arr) != dev:
                 arr = backend.to_device(arr, dev)
         if dtype is not None:
-            arr = arr.astype(dtype, copy=False)
+            try:
+                dt = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"Tensor: dtype {dtype!r} is not a data type (e.g. tl.float32, 'float64')") from None
+            if dt.kind not in "biufc":
+                raise TypeError(f"Tensor: dtype {dt.name!r} is not a numeric or bool data type")
+            arr = arr.astype(dt, copy=False)
         if requires_grad and arr.dtype.kind not in "fc":
             raise TypeError(f"Tensor: only floating-point tensors can require gradients, got dtype {arr.dtype}")
         self._data = arr
@@ -473,7 +482,7 @@ class Tensor:
         c = _scalar(other)
         if c is not None:
             return scalar_op.apply(self._with_scalar(c, true_div), c=c)
-        return self._binary(self._lift(other), op, scalar_op, name, true_div)
+        return self._binary(self._lift(other, name), op, scalar_op, name, true_div)
 
     def _with_scalar(self, c, floating=False):
         """Self as the tensor operand beside the Python scalar c, PyTorch's promotion: an int or bool tensor
@@ -482,13 +491,16 @@ class Tensor:
             return self.astype(np.float32)
         return self
 
-    def _lift(self, other):
+    def _lift(self, other, op="a tensor op"):
         """A constant Tensor for an array or scalar met in an op, on self's device and dtype."""
         if isinstance(other, Tensor):
             return other
         c = _scalar(other)
         arr = other if backend.is_array(other) else np.asarray(
             other if c is None else c, dtype=None if c is None else backend.result_dtype(self._data, c))
+        if arr.dtype.kind not in "biufc":             # 'a', None, objects: PyTorch's TypeError
+            raise TypeError(f"{op}: unsupported operand type {type(other).__name__!r} beside a Tensor "
+                            f"(expected a Tensor, a number or a numeric array)")
         if arr.dtype == np.float64 and not backend.is_array(other) and self.dtype != np.float64:
             arr = arr.astype(self.dtype if self.dtype.kind == "f" else np.float32)
         if device_of(arr) != self.device:
@@ -600,10 +612,15 @@ class Tensor:
     def exp(self): return O.Exp.apply(self._float())
     def log(self): return O.Log.apply(self._float())
     def sqrt(self): return O.Sqrt.apply(self._float())
-    def abs(self): return O.Abs.apply(self)
+    def abs(self): return O.Abs.apply(self._not_bool("abs"))
     def tanh(self): return O.Tanh.apply(self._float())
     def sigmoid(self): return O.Sigmoid.apply(self._float())
-    def relu(self): return O.ReLU.apply(self)
+    def relu(self): return O.ReLU.apply(self._not_bool("relu"))
+
+    def _not_bool(self, op):
+        if self._data.dtype.kind == "b":                  # PyTorch: "abs_cpu" not implemented for 'Bool'
+            raise DtypeError(f"{op}: not implemented for bool tensors (as in PyTorch); convert first, e.g. x.int()")
+        return self
     def log1p(self): return O.Log1p.apply(self._float())
 
     __abs__ = abs
@@ -612,8 +629,13 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clip: give min, max or both")
         t = self
+        for name, v in (("min", min), ("max", max)):
+            if v is not None and _scalar(v) is None:
+                raise TypeError(f"clip: {name} must be a number, got {type(v).__name__}")
         if isinstance(min, float) or isinstance(max, float):
             t = self._float()
+        elif t._data.dtype.kind == "b" and not all(v is None or isinstance(v, bool) for v in (min, max)):
+            t = self.astype(np.int64)                       # bool meets int bounds: int64, as PyTorch
         return O.Clip.apply(t, lo=min, hi=max)
 
     clamp = clip
@@ -635,6 +657,8 @@ class Tensor:
                              f"tensor, got {self.dtype}; cast it first (x.float().mean())")
         ax = self._axis(axis, dim, "mean")
         n = self._count(ax)
+        if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
+            return self.float().mean(axis=ax, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
         return O.Sum.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims)) * (1.0 / n if n else float("nan"))
 
     def _extreme(self, dim, keepdim, axis, keepdims, sign, op):
@@ -685,16 +709,26 @@ class Tensor:
             c = 1 if unbiased else 0
         ax = self._axis(axis, dim, "var")
         n = self._count(ax)
+        if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
+            return self.float().var(axis=ax, correction=c, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
         d = self - self.mean(axis=ax, keepdims=True)
         ss = (d * d).sum(axis=ax, keepdims=_kd(keepdim, keepdims))
         return ss * (1.0 / (n - c)) if n - c > 0 else ss * float("inf")
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+        """sqrt(var); where the variance is 0 the gradient is 0, as PyTorch's (not sqrt's 0/0 = nan)."""
+        v = self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof)
+        if not (self.requires_grad and function._get_grad_enabled()):
+            return v.sqrt()
+        zero = v == 0
+        return where(zero, 0.0, where(zero, 1.0, v).sqrt())
 
     def _softmax(self, fn, axis, dim, op):
         a = axis if axis is not None else dim
-        t = self._float()
+        if self._data.dtype.kind not in "fc":             # PyTorch: not implemented for 'Long' / 'Bool'
+            raise DtypeError(f"{op}: not implemented for {self.dtype} tensors (as in PyTorch); convert first: "
+                             f"x.float().{op}(...)")
+        t = self
         if self.ndim == 0:                                 # dim 0 or -1: the one element, as PyTorch
             O._norm_axis(a, 0, op)
             return fn.apply(t.reshape(1), axis=0).reshape(())
@@ -712,6 +746,11 @@ class Tensor:
     # -------------------------------------------------------------- shapes
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        for i, d in enumerate(shape):
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+                raise TypeError(f"reshape: the shape must be ints, got {type(d).__name__} {d!r} at position {i}")
+        if sum(1 for d in shape if d == -1) > 1 or any(d < -1 for d in shape):
+            raise ValueError(f"reshape: invalid shape {shape} (one -1 at most, other sizes >= 0)")
         if shape == self.shape:
             return self
         return O.Reshape.apply(self, shape=shape)
@@ -1028,11 +1067,24 @@ def where(cond, a, b):
 
 
 def cat(tensors, axis=0, *, dim=None):
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"cat: expected a sequence of Tensors, got {type(tensors).__name__}")
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: expected a sequence of Tensors, got {type(t).__name__} at position {i}")
+        if t.ndim == 0:
+            raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
     axis = dim if dim is not None else axis
+    axis = O.axis_index(axis, tensors[0].ndim, "cat")
     _check_same_device("cat", *tensors)
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != len(ref) or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref)) if k != axis):
+            raise ValueError(f"cat: sizes of tensors must match except in dimension {axis}: tensor 0 has shape "
+                             f"{ref}, tensor {i} has shape {t.shape}")
     return O.Cat.apply(*tensors, axis=axis)
 
 
