@@ -68,6 +68,9 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
             raise ValueError(f"arange(): {name} must be finite, got {v}")
     if step == 0:
         raise ValueError("arange(): step must be nonzero")
+    if (stop - start) * step < 0:
+        raise ValueError(f"arange(): upper bound and lower bound inconsistent with step sign "
+                         f"(start {start}, end {stop}, step {step})")
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, stop, step)) else np.float32
     return _wrap(xp.arange(start, stop, step, dtype=dtype), requires_grad)
@@ -76,7 +79,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(backend.canonical_device(device))
     for name, v in (("n", n), ("m", m)):
-        if v is not None and not _is_int(v):
+        if (v is not None or name == "n") and not _is_int(v):
             raise TypeError(f"eye(): argument '{name}' must be an int, not {type(v).__name__}")
         if v is not None and v < 0:
             raise ValueError(f"eye(): {name} must be greater or equal to 0, got {v}")

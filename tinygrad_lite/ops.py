@@ -529,6 +529,16 @@ def sum_to_shape(g, shape):
 
 
 # ------------------------------------------------------------------ softmax family (stable)
+def _max_kept(a, axis):
+    """a.max(axis, keepdims=True), -inf where the reduced axis is empty (NumPy raises there)."""
+    if a.size:
+        return a.max(axis=axis, keepdims=True)
+    xp = xp_of(a)
+    shape = tuple(1 if axis is None or i in ((axis,) if isinstance(axis, int) else axis) else n
+                  for i, n in enumerate(a.shape))
+    return xp.full(shape, -xp.inf, dtype=a.dtype)
+
+
 class Softmax(Function):
     saves_inputs = False
     needs_output = True
@@ -536,7 +546,7 @@ class Softmax(Function):
     def forward(self, a, axis):
         xp = xp_of(a)
         self.axis = axis
-        e = a - a.max(axis=axis, keepdims=True)
+        e = a - _max_kept(a, axis)
         xp.exp(e, out=e)
         e /= e.sum(axis=axis, keepdims=True)
         return e
@@ -553,7 +563,7 @@ class LogSoftmax(Function):
     def forward(self, a, axis):
         xp = xp_of(a)
         self.axis = axis
-        z = a - a.max(axis=axis, keepdims=True)
+        z = a - _max_kept(a, axis)
         z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
         return z
 
@@ -567,7 +577,7 @@ class LogSumExp(Function):
     def forward(self, a, axis=None, keepdims=False):
         xp = xp_of(a)
         self.axis, self.keepdims, self.shape = axis, keepdims, a.shape
-        m = a.max(axis=axis, keepdims=True)
+        m = _max_kept(a, axis)
         m = xp.where(xp.isfinite(m), m, 0)
         out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
         self.lse = out

@@ -498,6 +498,9 @@ class Tensor:
         c = _scalar(other)
         arr = other if backend.is_array(other) else np.asarray(
             other if c is None else c, dtype=None if c is None else backend.result_dtype(self._data, c))
+        if isinstance(other, (list, tuple)):           # PyTorch: unsupported operand type(s) ... 'list'
+            raise TypeError(f"{op}: unsupported operand type {type(other).__name__!r} beside a Tensor "
+                            f"(make it a tensor first: tl.tensor(...))")
         if arr.dtype.kind not in "biufc":             # 'a', None, objects: PyTorch's TypeError
             raise TypeError(f"{op}: unsupported operand type {type(other).__name__!r} beside a Tensor "
                             f"(expected a Tensor, a number or a numeric array)")
@@ -512,13 +515,21 @@ class Tensor:
 
     __radd__ = __add__
 
+    def _no_bool_sub(self, other):
+        if self._data.dtype.kind == "b" or isinstance(other, (bool, np.bool_)) or \
+                getattr(getattr(other, "dtype", None), "kind", None) == "b":
+            raise DtypeError("sub: subtraction, the `-` operator, with a bool tensor is not supported (as in "
+                             "PyTorch); to invert a mask use ~ or logical_not()")
+
     def __sub__(self, other):
+        self._no_bool_sub(other)
         c = _scalar(other)
         if c is not None:
             return O.AddScalar.apply(self._with_scalar(c), c=-c)
         return self._binary(other, O.Sub, None, "sub")
 
     def __rsub__(self, other):
+        self._no_bool_sub(other)
         c = _scalar(other)
         if c is not None:
             return O.RSubScalar.apply(self._with_scalar(c), c=c)
@@ -539,6 +550,12 @@ class Tensor:
         return self._lift(other) / self
 
     def __pow__(self, other):
+        if self._data.dtype.kind == "b" and getattr(getattr(other, "dtype", None), "kind", None) == "b":
+            raise DtypeError("pow: not implemented for a bool tensor to a bool tensor's power (as in PyTorch)")
+        if self._data.dtype.kind == "b" and isinstance(other, (bool, np.bool_)):   # bool ** bool scalar: bool
+            return Tensor._make(self._data | (not other), False, None)
+        if self._data.dtype.kind == "b" and isinstance(other, (int, np.integer)):     # bool ** int: int64
+            return self.astype(np.int64)._binary(other, O.Pow, O.PowScalar, "pow")
         return self._binary(other, O.Pow, O.PowScalar, "pow")
 
     def __rpow__(self, other):
@@ -599,10 +616,15 @@ class Tensor:
         return Tensor._make(xp_of(a).asarray(r).astype(np.int64, copy=False), False, None)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return self._arg(axis, dim, _kd(keepdim, keepdims), "argmax")
+        return self._not_bool_arg("argmax")._arg(axis, dim, _kd(keepdim, keepdims), "argmax")
 
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return self._arg(axis, dim, _kd(keepdim, keepdims), "argmin")
+        return self._not_bool_arg("argmin")._arg(axis, dim, _kd(keepdim, keepdims), "argmin")
+
+    def _not_bool_arg(self, op):
+        if self._data.dtype.kind == "b":
+            raise DtypeError(f"{op}(): does not support bool input (as in PyTorch); convert first, e.g. x.int()")
+        return self
 
     # -------------------------------------------------------------- elementwise
     def _float(self):
@@ -717,6 +739,8 @@ class Tensor:
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
         """sqrt(var); where the variance is 0 the gradient is 0, as PyTorch's (not sqrt's 0/0 = nan)."""
+        if self._data.dtype.kind not in "fc":
+            raise DtypeError(f"std(): the input must be a floating-point tensor, got {self.dtype}")
         v = self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof)
         if not (self.requires_grad and function._get_grad_enabled()):
             return v.sqrt()
@@ -1078,8 +1102,13 @@ def cat(tensors, axis=0, *, dim=None):
         if t.ndim == 0:
             raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
     axis = dim if dim is not None else axis
-    axis = O.axis_index(axis, tensors[0].ndim, "cat")
     _check_same_device("cat", *tensors)
+    kept = [t for t in tensors if t.shape != (0,)]         # PyTorch's legacy rule: 1-D empty tensors are skipped
+    if not kept:
+        O.axis_index(axis, 2, "cat")                        # (torch accepts dims of a 2-D tensor here)
+        return O.Cat.apply(*tensors, axis=0)
+    tensors = kept
+    axis = O.axis_index(axis, tensors[0].ndim, "cat")
     ref = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.ndim != len(ref) or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref)) if k != axis):
