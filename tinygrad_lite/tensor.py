@@ -1201,7 +1201,16 @@ def _is_bool_array(i):
 
 
 def _index_item(i, t):
-    if i is None or i is Ellipsis or isinstance(i, (slice, bool)):
+    if isinstance(i, slice):
+        for part in (i.start, i.stop, i.step):
+            if part is not None and not isinstance(part, numbers.Integral) and not (
+                    isinstance(part, Tensor) and part.ndim == 0 and part.dtype.kind in "iu"):
+                raise TypeError(f"getitem: slice indices must be integers or None, got {part!r}")
+        if i.step is not None and int(i.step) <= 0:          # PyTorch has no negative steps: use flip
+            raise ValueError(f"getitem: slice step must be greater than zero, got {int(i.step)} (as in PyTorch; "
+                             "reverse with flip)")
+        return i
+    if i is None or i is Ellipsis or isinstance(i, bool):
         return i
     if isinstance(i, numbers.Integral):
         return int(i)

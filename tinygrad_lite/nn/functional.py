@@ -108,12 +108,23 @@ def _check_reduction(reduction, op):
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _float_input(x, op):
+    """Losses take floating-point inputs, as PyTorch's (which has no integer kernels for them)."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if np.dtype(dt).kind != "f":
+        raise backend.DtypeError(f"{op}: input must be a floating-point tensor, got {dt} (as in PyTorch); "
+                                 "cast it first, e.g. x.float()")
+
+
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy from logits (N, C) and integer labels (N,) or class probabilities (N, C).
 
     One fused node: logsumexp forward, (softmax - target) backward; stable for any finite logits.
     """
     _check_reduction(reduction, "cross_entropy")
+    _float_input(logits, "cross_entropy")
     if logits.ndim == 1:
         t = target.data if isinstance(target, Tensor) else target if backend.is_array(target) else np.asarray(target)
         out = cross_entropy(logits.unsqueeze(0), t.reshape((1,) + t.shape), reduction, label_smoothing)
@@ -137,6 +148,7 @@ def _reduce(loss, reduction):
 def nll_loss(log_probs, target, reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
     _check_reduction(reduction, "nll_loss")
+    _float_input(log_probs, "nll_loss")
     t = _labels(target, log_probs, "nll_loss")
     if t.dtype.kind not in "iu":
         raise TypeError("nll_loss: target must hold integer class labels")
