@@ -33,11 +33,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="gates.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    tl.threads.add_argument(p)
     args = p.parse_args(argv)
     try:
         tl.backend.canonical_device(args.device)
     except tl.DeviceError as e:
         print(f"gates.py: error: --device {args.device}: {e}", file=sys.stderr)
+        return 1
+    try:
+        print(tl.threads.configure(args.threads) + "\n")
+    except ImportError as e:
+        print(f"gates.py: error: --threads: {e}", file=sys.stderr)
         return 1
     import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     all_ok = True

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""IrisNet (4-20-20-3 ReLU) on scikit-learn's Iris: a stratified 80/20 split with a fixed seed.
+"""IrisNet (4-20-20-3 ReLU) on Fisher's Iris (shipped with tinygrad_lite): a stratified 80/20 split, fixed seed.
 
     python examples/iris.py
     python examples/iris.py --device gpu --epochs 200
@@ -30,6 +30,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the shuffling")
     p.add_argument("--epochs", type=int, help="default: the recipe's (100)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    tl.threads.add_argument(p)
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error(f"--epochs must be a positive integer, got {args.epochs}")
@@ -38,16 +39,22 @@ def main(argv=None):
     except tl.DeviceError as e:
         print(f"iris.py: error: --device {args.device}: {e}", file=sys.stderr)
         return 1
+    try:
+        threads = tl.threads.configure(args.threads)
+    except ImportError as e:
+        print(f"iris.py: error: --threads: {e}", file=sys.stderr)
+        return 1
     import tinygrad_lite.models as models   # (a source checkout finds the repo's models/ too)
     try:
         (X, y), (X_test, y_test) = models.iris_split()
-    except tl.datasets.DatasetError as e:       # scikit-learn missing
+    except tl.datasets.DatasetError as e:       # the shipped table missing (a broken install)
         print(f"iris.py: error: {e}", file=sys.stderr)
         return 1
     recipe = models.RECIPES["iris"]
     tl.summary(recipe.build(), (4,))
     print(f"Iris: {len(X)} training / {len(X_test)} test examples (stratified, random_state=10)")
     print(f"recipe: {recipe.describe()}")
+    print(threads)
     result = models.train_recipe("iris", device=args.device, seed=args.seed, epochs=args.epochs,
                                  progress=not args.quiet)
     for row in result["history"][9::10]:

@@ -7,6 +7,7 @@
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors            # save every epoch
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors --resume --epochs 10
     python examples/mnist.py --limit 2000 --epochs 1 --quiet                      # a quick look
+    python examples/mnist.py --threads 2              # BLAS threads (default: the idle cores, 1 to 4)
 
 Each recipe's defaults (optimizer, lr, batch size, epochs, L2) come from tl.models.RECIPES;
 any flag overrides them. Writes to --out (default runs/mnist): metrics.csv, metrics.jsonl,
@@ -94,6 +95,7 @@ def build_parser(models):
     p.add_argument("--jit", action="store_true",
                    help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (matplotlib is then not needed)")
+    tl.threads.add_argument(p)
     return p
 
 
@@ -232,6 +234,10 @@ def run(args, models):
         device = tl.backend.canonical_device(args.device)
     except tl.DeviceError as e:
         raise Fail(f"--device {args.device}: {e}") from None
+    try:
+        threads = tl.threads.configure(args.threads)
+    except ImportError as e:
+        raise Fail(f"--threads: {e}") from None
 
     info = saved = None
     if args.resume:
@@ -305,6 +311,7 @@ def run(args, models):
     budget = f"{max_steps:,} iterations" if max_steps else f"{epochs} epochs"
     print(f"this run: {opt_name} lr {args.lr:g}, batch {args.batch_size}, L2 {args.weight_decay:g}, {budget}, "
           f"seed {args.seed}")
+    print(threads)
     if start_epoch:
         print(f"resuming {args.checkpoint} after epoch {start_epoch}")
     print(HEADER)

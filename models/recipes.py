@@ -169,12 +169,51 @@ GATES = {
 }
 
 
+def _approximate_mode(class_counts, n_draws, rng):
+    """scikit-learn's sklearn.utils.extmath._approximate_mode: draws per class, ties broken by rng."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need_to_add)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def stratified_split(y, test_size=0.2, seed=0):
+    """(train indices, test indices) of scikit-learn's train_test_split(..., test_size=test_size,
+    stratify=y, random_state=seed), drawn the same way (StratifiedShuffleSplit on a
+    RandomState(seed)), so the split is the same without scikit-learn."""
+    y = np.asarray(y)
+    n = len(y)
+    n_test = math.ceil(test_size * n)
+    n_train = n - n_test
+    _, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train, test = [], []
+    for i in range(len(class_counts)):
+        perm = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.extend(perm[:n_i[i]])
+        test.extend(perm[n_i[i]:n_i[i] + t_i[i]])
+    return rng.permutation(train), rng.permutation(test)
+
+
 def iris_split(seed=10, test_size=0.2):
-    """Iris as ((X_train, y_train), (X_test, y_test)): a stratified split (scikit-learn's
-    train_test_split, random_state=seed), features standardized with the training split's stats."""
-    from sklearn.model_selection import train_test_split
+    """Iris as ((X_train, y_train), (X_test, y_test)): a stratified split (the one scikit-learn's
+    train_test_split makes with random_state=seed; scikit-learn not needed), features
+    standardized with the training split's stats."""
     X, y = tl.datasets.iris()
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+    train, test = stratified_split(y, test_size=test_size, seed=seed)
+    X_tr, X_te, y_tr, y_te = X[train], X[test], y[train], y[test]
     mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
     return ((X_tr - mean) / std, y_tr), ((X_te - mean) / std, y_te)
 

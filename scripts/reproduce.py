@@ -5,6 +5,7 @@
     python scripts/reproduce.py --device gpu
     python scripts/reproduce.py --quick          # a fast sanity run -> runs/reproduction-quick.md
     python scripts/reproduce.py --only xor iris
+    python scripts/reproduce.py --threads 1      # BLAS threads (default: the idle cores, 1 to 4)
 
 Each network is trained from scratch with seed 0 (weights and shuffling), on the full MNIST
 training set, and measured on the 10,000 test images (Iris: its 30-example test split;
@@ -58,19 +59,11 @@ def machine(device):
 
 
 def blas_threads(limit):
-    """Limit NumPy's BLAS to `limit` threads (for the rest of the process); describe the setting."""
+    """Apply --threads (None: tl.threads' default, the idle cores from 1 to 4) and describe the setting."""
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:
-        if limit is not None:
-            return ("error: --threads needs threadpoolctl (pip install threadpoolctl); or set "
-                    "OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS instead")
-        return "library default"
-    before = [f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info() if i["user_api"] == "blas"]
-    if limit is None:
-        return ", ".join(before) + " (default)" if before else "library default"
-    globals()["_limiter"] = threadpool_limits(limits=limit, user_api="blas")   # kept for the whole run
-    return f"{limit} (--threads {limit}; default here: {', '.join(before)})"
+        return tl.threads.configure(limit)[len("threads: "):].replace("(BLAS; ", "(", 1)
+    except ImportError as e:
+        return f"error: --threads: {e}"
 
 
 def pct(x):
@@ -86,9 +79,7 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", choices=list(models.RECIPES), metavar="NAME",
                    help=f"only these recipes (of {', '.join(models.RECIPES)})")
     p.add_argument("--data-dir", help="folder holding the MNIST files (default: tl.datasets' search)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="limit the BLAS threads to N (needs threadpoolctl); on a shared machine 1 gives "
-                        "steadier timings than threads that wait for each other")
+    tl.threads.add_argument(p)
     p.add_argument("--out", help="markdown file (default docs/reproduction.md; with --quick "
                                  "runs/reproduction-quick.md)")
     args = p.parse_args(argv)
@@ -101,6 +92,7 @@ def main(argv=None):
     if isinstance(blas, str) and blas.startswith("error"):
         print(f"reproduce.py: {blas}", file=sys.stderr)
         return 1
+    print(f"BLAS threads: {blas}")
     out = Path(args.out or ("runs/reproduction-quick.md" if args.quick else ROOT / "docs" / "reproduction.md"))
     names = args.only or list(models.RECIPES)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None

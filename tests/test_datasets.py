@@ -15,25 +15,16 @@ import pytest
 
 from tinygrad_lite import datasets as ds
 from tinygrad_lite.datasets import DatasetError
+from conftest import MNIST_DIR, MNIST_SKIP_REASON
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Located before any test touches the environment: $TINYGRAD_LITE_DATA if set,
-# else ../shared/datasets beside the repo (as in CI and on developer machines).
-REAL_DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO_ROOT.parent / "shared" / "datasets")
-REAL_MNIST = REAL_DATA / "mnist"
+# Located before any test touches the environment, as the library looks (conftest.MNIST_DIR).
+REAL_MNIST = MNIST_DIR
 MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
-def _real_mnist_present():
-    return all(any((REAL_MNIST / (f + ext)).is_file() for ext in (".gz", "")) for f in MNIST_FILES)
-
-
-needs_real_mnist = pytest.mark.skipif(
-    not _real_mnist_present(),
-    reason=f"real MNIST IDX files not found in {REAL_MNIST} "
-           "(set TINYGRAD_LITE_DATA to a folder containing mnist/)",
-)
+needs_real_mnist = pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -271,6 +262,33 @@ def test_search_order(tmp_path, monkeypatch):
     assert _n(tmp_path / "empty") == 2  # a root without the files falls through
 
 
+def test_locate_is_the_search_loading_does(tmp_path, monkeypatch):
+    """locate() answers with the folder mnist() reads, in the same order, and downloads nothing."""
+    root, env, sysdir = tmp_path / "root", tmp_path / "env", tmp_path / "system"
+    assert ds.locate("mnist") is None and ds.locate("mnist", root=root) is None
+    make_split(sysdir / "mnist", n=4, train=False)
+    assert ds.locate("mnist") is None                      # both splits asked for: the test split alone is not enough
+    assert ds.locate("mnist", train=False) == sysdir / "mnist"
+    make_split(sysdir / "mnist", n=4, train=True)
+    assert ds.locate("mnist") == sysdir / "mnist"
+    make_split(ds.cache_dir("mnist"), n=3, train=True)
+    make_split(ds.cache_dir("mnist"), n=3, train=False)
+    assert ds.locate("mnist") == ds.cache_dir("mnist")     # cache beats system
+    make_split(env / "mnist", n=2, train=True)
+    make_split(env / "mnist", n=2, train=False)
+    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(env))
+    assert ds.locate("mnist") == env / "mnist"             # env beats cache
+    make_split(root, n=1, train=True)
+    make_split(root, n=1, train=False)
+    assert ds.locate("mnist", root=root) == root           # root itself first
+    assert ds.locate("MNIST", root=tmp_path / "empty") == env / "mnist"
+    assert ds.locate("fashion_mnist") is None
+    x, _ = ds.mnist(root=ds.locate("mnist", root=root), train=False, download=False, verify=False)
+    assert x.shape == (1, 28, 28)
+    with pytest.raises(ValueError, match="unknown data set"):
+        ds.locate("cifar")
+
+
 def test_cache_default_without_xdg(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert ds.cache_dir("fashion-mnist") == tmp_path / "home" / ".cache" / "tinygrad_lite" / "fashion-mnist"
@@ -486,8 +504,7 @@ def test_load_mnist_synthetic(tmp_path):
 @needs_real_mnist
 @pytest.mark.parametrize("train,n,counts", [(True, 60000, TRAIN_COUNTS), (False, 10000, TEST_COUNTS)])
 def test_real_mnist(monkeypatch, isolated, train, n, counts):
-    monkeypatch.setenv("TINYGRAD_LITE_DATA", str(REAL_DATA))
-    x, t = ds.mnist(train=train, download=False)  # verify=True: official SHA-256
+    x, t = ds.mnist(root=REAL_MNIST, train=train, download=False)  # verify=True: official SHA-256
     assert x.shape == (n, 28, 28) and x.dtype == np.uint8
     assert t.shape == (n,) and t.dtype == np.uint8
     assert np.bincount(t, minlength=10).tolist() == counts
@@ -508,24 +525,48 @@ def test_real_load_mnist_via_root():
 # --------------------------------------------------------------------------- #
 
 
-def test_digits_and_iris():
+def test_digits():
     pytest.importorskip("sklearn", reason="scikit-learn not installed (pip install scikit-learn)")
     x, y = ds.digits()
     assert x.shape == (1797, 64) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() == 1.0
     assert y.shape == (1797,) and y.dtype == np.int64 and set(y.tolist()) == set(range(10))
+
+
+def test_iris_offline_without_sklearn(monkeypatch):
+    """The Iris table ships with the package: no scikit-learn, no network."""
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     f, l = ds.iris()
     assert f.shape == (150, 4) and f.dtype == np.float32
-    assert l.dtype == np.int64 and np.bincount(l).tolist() == [50, 50, 50]
+    assert l.shape == (150,) and l.dtype == np.int64 and np.bincount(l).tolist() == [50, 50, 50]
+    assert f[0].tolist() == np.float32([5.1, 3.5, 1.4, 0.2]).tolist() and l[0] == 0
+    assert f[-1].tolist() == np.float32([5.9, 3.0, 5.1, 1.8]).tolist() and l[-1] == 2
+    assert np.isclose(f.mean(axis=0), [5.8433, 3.0573, 3.758, 1.1993], atol=1e-3).all()   # Fisher's means
+
+
+def test_iris_equals_scikit_learns():
+    skd = pytest.importorskip("sklearn.datasets", reason="scikit-learn not installed (pip install scikit-learn)")
+    d = skd.load_iris()
+    f, l = ds.iris()
+    assert np.array_equal(f, d.data.astype(np.float32)) and np.array_equal(l, d.target)
+
+
+def test_iris_is_package_data():
+    """pyproject ships data_files/iris.csv in the wheel (an editable install reads the source tree)."""
+    tomllib = pytest.importorskip("tomllib", reason="needs Python >= 3.11 for tomllib")
+    conf = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    globs = conf["tool"]["setuptools"]["package-data"]["tinygrad_lite"]
+    pkg = REPO_ROOT / "tinygrad_lite"
+    assert any((pkg / "data_files" / "iris.csv") in pkg.glob(g) for g in globs), globs
 
 
 def test_sklearn_missing_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    for fn in (ds.digits, ds.iris):
-        with pytest.raises(ImportError, match="pip install scikit-learn") as e:
-            fn()
-        assert isinstance(e.value, DatasetError)
+    with pytest.raises(ImportError, match="pip install scikit-learn") as e:
+        ds.digits()
+    assert isinstance(e.value, DatasetError)
 
 
 def test_module_imports_are_light():

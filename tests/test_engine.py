@@ -503,3 +503,165 @@ def test_set_grad_enabled_as_context_and_decorator():
         with tl.set_grad_enabled(True):
             assert (x * 2).requires_grad
     assert (x * 2).requires_grad
+
+
+# --------------------------------------------------------------------------- #
+# the engine's guarantees (issue 17 / 11): constants, retain_grad, failed backward, -inf rows
+# --------------------------------------------------------------------------- #
+CONST_OPS = {
+    "x+c": lambda x, c: x + c, "c+x": lambda x, c: c + x, "x-c": lambda x, c: x - c, "c-x": lambda x, c: c - x,
+    "x*c": lambda x, c: x * c, "x/c": lambda x, c: x / c, "c/x": lambda x, c: c / x, "x**c": lambda x, c: x ** c,
+    "c**x": lambda x, c: c ** x, "maximum": lambda x, c: tl.maximum(x, c), "minimum": lambda x, c: tl.minimum(c, x),
+    "where": lambda x, c: tl.where(x > 0, c, x), "cat": lambda x, c: tl.cat([c, x], axis=-1),
+    "matmul": lambda x, c: x @ c.reshape(3, 1), "stack": lambda x, c: tl.stack([x, c]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONST_OPS))
+def test_constants_never_receive_a_grad(device, name):
+    """A tensor that doesn't require grad (a frozen bias, a target) gets no .grad, whatever the op's backward
+    returns for it: otherwise an optimizer would update it."""
+    x = tl.Tensor(np.array([[0.5, 1.5, 2.0]]), requires_grad=True, device=device)
+    c = tl.Tensor(np.array([[1.5, 0.25, 2.0]]), device=device)
+    y = CONST_OPS[name](x, c)
+    assert y.requires_grad
+    y.sum().backward()
+    assert c.grad is None and not c.requires_grad
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
+def test_retain_grad_accumulates_over_uses_and_backwards(device):
+    x = tl.Tensor(np.array([1.0, -2.0]), requires_grad=True, device=device)
+    h = (x * 3.0).retain_grad()
+    y = (h * h + h).sum()                       # dy/dh = 2h + 1: two uses of h summed
+    y.backward(retain_graph=True)
+    np.testing.assert_allclose(_np(h.grad), 2 * np.array([3.0, -6.0]) + 1)
+    y.backward()                                 # a second backward adds to it, as for leaves
+    np.testing.assert_allclose(_np(h.grad), 2 * (2 * np.array([3.0, -6.0]) + 1))
+    np.testing.assert_allclose(_np(x.grad), 2 * 3 * (2 * np.array([3.0, -6.0]) + 1))
+
+
+class _Boom(tl.Function):
+    """Identity whose backward raises while `armed`."""
+    armed = True
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        if _Boom.armed:
+            raise ZeroDivisionError("boom in backward")
+        return g
+
+
+def test_failed_backward_leaves_every_grad_as_it_was(device):
+    """accumulate first, commit at the end: a backward that raises changes no .grad (PyTorch's rule)."""
+    x = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True, device=device)
+    w = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True, device=device)
+    w.grad = tl.Tensor(np.array([10.0, 20.0]), device=device)
+    h = (x * 2.0).retain_grad()
+    # w's gradient is computed before the failing node is reached (x * w is walked first)
+    y = _Boom.apply(h).sum() + (x * w).sum()
+    _Boom.armed = True
+    try:
+        with pytest.raises(ZeroDivisionError, match="boom in backward"):
+            y.backward(retain_graph=True)
+        assert x.grad is None and h.grad is None
+        np.testing.assert_array_equal(_np(w.grad), [10.0, 20.0])
+        # the failed walk left no half-summed gradient in the graph: a second backward counts once
+        _Boom.armed = False
+        y.backward()
+    finally:
+        _Boom.armed = True
+    np.testing.assert_allclose(_np(x.grad), [3.0 + 2.0, 4.0 + 2.0])
+    np.testing.assert_allclose(_np(w.grad), [11.0, 22.0])
+    np.testing.assert_allclose(_np(h.grad), [1.0, 1.0])
+
+
+def test_failed_create_graph_backward_restores_grad_mode(device):
+    x = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True, device=device)
+    with pytest.raises(ZeroDivisionError):
+        _Boom.apply(x * x).sum().backward(create_graph=True)
+    assert tl.is_grad_enabled() and x.grad is None
+
+
+def _torch():
+    return pytest.importorskip("torch", reason="PyTorch is not installed: no comparison with torch.logsumexp")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_of_infinite_rows_matches_pytorch(device, dtype):
+    """An all -inf row gives -inf (not nan) quietly, a row with +inf gives +inf; the gradients are PyTorch's
+    (0 at the -inf entries of a partly -inf row, nan for an all -inf row, as torch gives)."""
+    torch = _torch()
+    inf = np.inf
+    a = np.array([[-inf, -inf, -inf], [-inf, 0.0, 1.0], [inf, 0.0, 2.0], [0.5, 1.0, 2.0]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # the forward is quiet
+        x = tl.Tensor(a, requires_grad=True, device=device)
+        y = x.logsumexp(axis=1)
+    tx = torch.tensor(a, requires_grad=True)
+    ty = torch.logsumexp(tx, dim=1)
+    np.testing.assert_array_equal(_np(y)[:3], [-inf, ty[1].item(), inf])
+    np.testing.assert_allclose(_np(y), ty.detach().numpy(), rtol=1e-6)
+    up = np.array([0.5, -1.0, 2.0, 1.5], dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        y.backward(tl.Tensor(up, device=device))
+    ty.backward(torch.tensor(up))
+    np.testing.assert_allclose(_np(x.grad), tx.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- #
+# grad-mode objects: reusable, re-entrant, shareable across threads (as PyTorch's)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("make", [tl.no_grad, tl.inference_mode, lambda: tl.set_grad_enabled(False)])
+def test_grad_mode_object_is_reusable_and_reentrant(make):
+    ng = make()
+    for _ in range(2):
+        with ng:
+            assert not tl.is_grad_enabled()
+            with ng:
+                with tl.enable_grad():
+                    assert tl.is_grad_enabled()
+                assert not tl.is_grad_enabled()
+            assert not tl.is_grad_enabled()
+        assert tl.is_grad_enabled()
+
+
+def test_inference_mode_false_enables_grad_as_pytorch():
+    with tl.no_grad():
+        with tl.inference_mode(False):
+            assert tl.is_grad_enabled()
+        assert not tl.is_grad_enabled()
+
+
+def test_one_no_grad_object_shared_by_threads():
+    """One no_grad() object entered by two threads at once (exits interleaved): each thread sees its own mode,
+    and both get grad mode back (it used to raise 'Token was created in a different Context')."""
+    ng = tl.no_grad()
+    inside = threading.Barrier(2, timeout=10)
+    first_out = threading.Event()
+    errors, seen = [], {}
+
+    def worker(name, leave_first):
+        try:
+            with ng:
+                inside.wait()
+                if not leave_first:
+                    first_out.wait(10)
+                seen[name + "_in"] = tl.is_grad_enabled()
+            if leave_first:
+                first_out.set()
+            seen[name + "_out"] = tl.is_grad_enabled()
+        except BaseException as e:              # noqa: BLE001 - reported below
+            errors.append(e)
+            first_out.set()
+
+    ts = [threading.Thread(target=worker, args=("a", True)), threading.Thread(target=worker, args=("b", False))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    assert not errors, errors
+    assert seen == {"a_in": False, "a_out": True, "b_in": False, "b_out": True}
+    assert tl.is_grad_enabled()

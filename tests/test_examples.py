@@ -1,7 +1,7 @@
 """The examples run end to end as subprocesses, on small settings, and fail cleanly.
 
-Data: $TINYGRAD_LITE_DATA if set, else <repo>/../shared/datasets (passed on to the
-subprocesses through the same variable). Nothing is downloaded: --no-download everywhere.
+Data: found as tl.datasets finds it, or in the shared/datasets folder beside the checkout
+(conftest.MNIST_DIR), and passed on to the subprocesses through $TINYGRAD_LITE_DATA. Nothing is downloaded: --no-download everywhere.
 """
 import csv
 import json
@@ -14,27 +14,32 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
+from conftest import MNIST_DIR, mnist_home, needs_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO.parent / "shared" / "datasets")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def needs_mnist():
-    if not (DATA / "mnist").is_dir():
-        pytest.skip(f"MNIST not found in {DATA / 'mnist'} (set TINYGRAD_LITE_DATA)")
 
 
 def run(script, *args, env=None, cwd=None, timeout=300):
     e = dict(os.environ)
-    e["TINYGRAD_LITE_DATA"] = str(DATA)
+    if MNIST_DIR is not None:
+        e["TINYGRAD_LITE_DATA"] = str(mnist_home())
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         e.setdefault(var, "1")     # small matmuls: one BLAS thread is as fast, and steady on a busy CI box
     e.update(env or {})
     p = subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
                        env=e, cwd=cwd or REPO, timeout=timeout)
     return p
+
+
+def run_without(modules, script, *args, **kw):
+    """run() with `modules` unimportable (as after `pip install -e ".[tools]"`, which brings none of them)."""
+    code = ("import runpy, sys\n"
+            f"for m in {list(modules)!r}: sys.modules[m] = None\n"
+            "sys.argv = sys.argv[1:]\n"
+            "sys.exit(runpy.run_path(sys.argv[0], run_name='__main__'))")
+    return run("-c", code, script, *args, **kw)
 
 
 def ok(p):
@@ -93,6 +98,7 @@ def test_mnist_end_to_end(trained):
     assert "Total params: 795,010" in stdout                     # the summary of the default net
     assert "2,000 training / 10,000 test" in stdout
     assert "recipe: Adam lr 0.001, batch 64" in stdout
+    assert "threads: 1 (BLAS; set by OPENBLAS_NUM_THREADS=1" in stdout        # the header says what run() set
     rows = metrics(out)
     assert len(rows) == 1 and rows[0]["epoch"] == 1 and rows[0]["steps"] == 32
     r = rows[0]
@@ -116,7 +122,7 @@ def test_predict_index_and_image(trained, tmp_path):
     assert len(probs) == 10 and abs(sum(probs) - 1) < 1e-3
 
     from PIL import Image
-    (_, _), (X_test, y_test) = tl.datasets.load_mnist(root=DATA, download=False)
+    (_, _), (X_test, y_test) = tl.datasets.load_mnist(root=MNIST_DIR, download=False)
     digit = (X_test[0].reshape(28, 28) * 255).astype(np.uint8)
     Image.fromarray(255 - digit).save(tmp_path / "seven.png")    # black on white, as drawn on paper
     stdout = ok(run(EXAMPLES / "predict.py", "--checkpoint", out / "final.ckpt", "--image", tmp_path / "seven.png"))
@@ -164,6 +170,11 @@ def test_mnist_digits_dataset(tmp_path):
     assert "(None, 64)" in stdout and "1,437 training / 360 test" in stdout
     assert metrics(tmp_path / "d")[-1]["test_acc"] > 0.85
     assert_png(tmp_path / "d" / "misclassified.png")
+
+
+def test_mnist_digits_without_sklearn_says_what_to_install(tmp_path):
+    clean_error(run_without(["sklearn"], EXAMPLES / "mnist.py", "--dataset", "digits", "--out", tmp_path),
+                "--dataset digits", "pip install scikit-learn", code=1)
 
 
 BAD_FLAGS = [
@@ -224,8 +235,8 @@ def test_gates():
 
 
 def test_iris():
-    pytest.importorskip("sklearn")
-    stdout = ok(run(EXAMPLES / "iris.py", "--quiet"))
+    """Iris ships with the package: the example needs no scikit-learn."""
+    stdout = ok(run_without(["sklearn"], EXAMPLES / "iris.py", "--quiet"))
     line = next(l for l in stdout.splitlines() if l.startswith("test accuracy:"))
     assert float(line.split()[2].rstrip("%")) >= 96.0
     assert "Total params: 583" in stdout

@@ -317,3 +317,92 @@ def test_kink_in_the_directional_check_raises_nondifferentiable_error(device):
     x = _t(np.zeros(64), device)                            # every element on relu's kink
     with pytest.raises(tl.NondifferentiableError, match="directional derivative"):
         tl.gradcheck(lambda t: t.relu(), x, max_elements=10)
+
+
+# --------------------------------------------------------------------------- #
+# tl.gradgradcheck: second derivatives through create_graph
+# --------------------------------------------------------------------------- #
+class DetachedSquare(tl.Function):
+    """x * x whose backward uses a saved array (a constant): right at first order, but the graph
+    recorded by create_graph has no path back to x, so the second derivative comes out 0, not 2."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, grad):
+        return grad * like(2 * self.x, grad)
+
+
+class PathsDisagree(tl.Function):
+    """x * w (w square) whose Tensor-op backward (the create_graph path) transposes w's gradient, while
+    the fast array path used without create_graph is right: first-order checks never see it."""
+
+    def forward(self, x, w):
+        return x @ w
+
+    def backward(self, g):
+        x, w = self.inputs
+        if not tl.is_grad_enabled():
+            return like(g.data @ w.data.T, g), like(x.data.T @ g.data, g)
+        return g @ w.T, (x.T @ g).T
+
+
+class GraphSquare(tl.Function):
+    """x * x with a backward in Tensor ops: right at every order."""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, grad):
+        return grad * self.inputs[0] * 2.0
+
+
+GRADGRAD_RIGHT = {
+    "tanh_matmul": (lambda a, b: (a @ b.T).tanh(), [A34, B34]),
+    "softmax": (lambda a: a.softmax(axis=1), [A34]),
+    "custom_graph_square": (lambda a: GraphSquare.apply(a).tanh(), [A34]),
+    "linear_in_one_input": (lambda a, b: a * 3.0 + b.exp(), [A34, B34]),     # a's Hessian is 0: no graph
+    "constant_output": (lambda a: (a * 0.0).detach() + 1.0, [A34]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADGRAD_RIGHT))
+def test_gradgradcheck_accepts_right_second_derivatives(device, name):
+    fn, arrays = GRADGRAD_RIGHT[name]
+    xs = [_t(a, device) for a in arrays]
+    assert tl.gradgradcheck(fn, *xs) is True
+    assert all(x.grad is None for x in xs)                   # the inputs' .grad is left as it was
+
+
+def test_gradgradcheck_rejects_a_backward_that_is_not_differentiable(device):
+    x = _t(A34, device)
+    assert tl.gradcheck(lambda a: DetachedSquare.apply(a), x) is True      # first order: right
+    with pytest.raises(tl.GradcheckError, match=r"^gradgradcheck: second derivatives .*analytic .* != numeric"):
+        tl.gradgradcheck(lambda a: DetachedSquare.apply(a), x)
+
+
+def test_gradgradcheck_rejects_fast_path_and_graph_path_disagreeing(device):
+    x, w = _t(A34, device), _t(R.normal(size=(4, 4)), device)
+    assert tl.gradcheck(lambda a, b: PathsDisagree.apply(a, b), x, w) is True   # the fast path is right
+    with pytest.raises(tl.GradcheckError, match=r"gradgradcheck: input 1: the gradient computed with "
+                                                r"create_graph=True differs from the one computed without it"):
+        tl.gradgradcheck(lambda a, b: PathsDisagree.apply(a, b), x, w)
+
+
+def test_gradgradcheck_uses_given_grad_outputs_and_keeps_existing_grads(device):
+    x = _t(A34, device)
+    x.grad = tl.Tensor(np.full(A34.shape, 7.0), device=device)
+    v = tl.Tensor(R.normal(size=A34.shape), device=device)
+    assert tl.gradgradcheck(lambda a: (a * a * a).tanh(), x, grad_outputs=v) is True
+    np.testing.assert_array_equal(np.asarray(x.grad.numpy()), 7.0)
+    with pytest.raises(ValueError, match="grad_outputs has shape"):
+        tl.gradgradcheck(lambda a: a.sum(axis=0), x, grad_outputs=v)
+    with pytest.raises(ValueError, match="no input requires grad"):
+        tl.gradgradcheck(lambda a: a * a, _t(A34, device, requires_grad=False))
+
+
+def test_gradgradcheck_names_a_kink_of_the_gradient(device):
+    x = _t([3e-8, 1.0], device)       # d/dx (x |x|) = 2|x|: a kink at 0, within eps of the first element
+    with pytest.raises(tl.NondifferentiableError, match="^gradgradcheck: second derivatives"):
+        tl.gradgradcheck(lambda a: a * a.abs(), x)

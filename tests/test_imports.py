@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-HEAVY = ["matplotlib", "cupy", "tqdm", "torch", "sklearn", "safetensors", "scipy"]
+HEAVY = ["matplotlib", "cupy", "tqdm", "torch", "sklearn", "safetensors", "scipy", "threadpoolctl"]
 
 
 def test_import_is_light():

@@ -2,13 +2,11 @@
 
 784-200-80-10 ReLU, Adam lr 1e-3, batch 128, 5 epochs, seeded: about 97.5-97.7% and a few
 seconds of training on an idle 2-core machine (the CI budget is ~60 s).
-Data: $TINYGRAD_LITE_DATA if set, else <repo root>/../shared/datasets (CI has ../shared
-beside its clone); the test skips, saying where it looked, only when the files are absent.
+Data: found as tl.datasets finds it, or in the shared/datasets folder beside the checkout
+(conftest.MNIST_DIR); the test skips, saying where it looked, only when the files are absent.
 """
 import contextlib
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +14,8 @@ import pytest
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import nn
+from conftest import needs_mnist
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO_ROOT.parent / "shared" / "datasets")
-FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
 def _one_blas_thread():
@@ -33,20 +29,9 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _mnist_folder():
-    """The folder holding the four IDX files (gzip or raw), as load_mnist(root=DATA_ROOT) looks them up."""
-    for folder in (DATA_ROOT, DATA_ROOT / "mnist"):
-        if all((folder / f).is_file() or (folder / (f + ".gz")).is_file() for f in FILES):
-            return folder
-    return None
-
-
 @pytest.fixture(scope="module")
 def mnist():
-    if _mnist_folder() is None:
-        pytest.skip(f"MNIST IDX files not found in {DATA_ROOT} or {DATA_ROOT / 'mnist'} "
-                    "(set TINYGRAD_LITE_DATA to a folder containing mnist/)")
-    (x_train, y_train), (x_test, y_test) = tl.datasets.load_mnist(root=DATA_ROOT, download=False)
+    (x_train, y_train), (x_test, y_test) = tl.datasets.load_mnist(root=needs_mnist(), download=False)
     assert x_train.shape == (60000, 784) and x_test.shape == (10000, 784)
     assert x_train.dtype == np.float32 and y_train.dtype == np.int64
     return x_train, y_train, x_test, y_test

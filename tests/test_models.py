@@ -4,7 +4,6 @@ The fast recipes (gates, Iris, TinyMLP on MNIST) run in CI; the other full MNIST
 15-25 s each on 2 quiet cores (minutes on a busy machine) and are marked slow: run them by hand
 with `pytest -m slow tests/test_models.py -s`.
 """
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,13 @@ from tinygrad_lite.nn import functional as F
 from tinygrad_lite.training import count_correct, evaluate, fit
 
 import tinygrad_lite.models as M
+from conftest import needs_mnist
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO.parent / "shared" / "datasets")
 
 
 def mnist_or_skip():
-    if not (DATA / "mnist").is_dir():
-        pytest.skip(f"MNIST not found in {DATA / 'mnist'} (set TINYGRAD_LITE_DATA)")
-    return DATA
+    return needs_mnist()          # the folder tl.datasets (or the checkout's shared/datasets) holds MNIST in
 
 
 # ---------------------------------------------------------------- shapes, counts, docs
@@ -167,7 +164,6 @@ def test_a_single_neuron_cannot_learn_xor():
 
 
 def test_iris_recipe_reaches_96_percent():
-    pytest.importorskip("sklearn")
     (X, y), (X_test, y_test) = M.iris_split()
     assert len(X_test) == 30 and np.bincount(y_test).tolist() == [10, 10, 10]     # stratified
     assert abs(X.mean()) < 1e-5                                                     # standardized
@@ -300,3 +296,16 @@ def test_fit_on_gpu_matches_cpu():
     for a, b in zip(rows["cpu"], rows["gpu"]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["test_acc"] == pytest.approx(b["test_acc"], abs=0.02)
+
+
+@pytest.mark.parametrize("seed,test_size", [(10, 0.2), (0, 0.25), (3, 0.1)])
+def test_stratified_split_is_scikit_learns(seed, test_size):
+    """iris_split draws the split scikit-learn's train_test_split(stratify=y) draws, without scikit-learn;
+    uneven classes exercise the tie-breaking draws too."""
+    sk = pytest.importorskip("sklearn.model_selection")
+    rng = np.random.default_rng(seed)
+    for y in (tl.datasets.iris()[1], rng.integers(0, 4, size=37), np.repeat([2, 0, 1], [7, 11, 5])):
+        idx = np.arange(len(y))
+        tr, te, _, _ = sk.train_test_split(idx, y, test_size=test_size, stratify=y, random_state=seed)
+        mine_tr, mine_te = M.recipes.stratified_split(y, test_size=test_size, seed=seed)
+        assert mine_tr.tolist() == tr.tolist() and mine_te.tolist() == te.tolist()

@@ -14,7 +14,7 @@ from .backend import DeviceError, DtypeError, Generator, gpu_available, manual_s
 from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Size, Tensor, cat, concatenate, linear, matmul, maximum, minimum, result_type, stack, where
 from .factories import arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
-from .gradcheck import GradcheckError, NondifferentiableError, gradcheck
+from .gradcheck import GradcheckError, NondifferentiableError, gradcheck, gradgradcheck
 from . import backend
 
 # dtypes, PyTorch's names: NumPy dtype objects, so `x.dtype == tl.float32` and `dtype=tl.long` work everywhere
@@ -114,11 +114,23 @@ class _Cuda:
 
 cuda = _Cuda()
 
+# ---- PyTorch-parity ops (elementwise.py, movement.py, reductions.py)
+from .factories import full_like, randint  # noqa: E402
+from .movement import flip, gather, masked_fill, repeat, split, chunk, unflatten  # noqa: E402
+from .reductions import prod, std_mean, var_mean  # noqa: E402
+(sin, cos, tan, rsqrt, sign, floor, ceil, round, trunc, exp2, log2, log10, erf, expm1, logaddexp, lerp, isclose,
+ allclose, isnan, isinf, isfinite, logical_not, logical_and, logical_or, logical_xor, sum_to_size) = (
+    _unary(n) for n in ("sin", "cos", "tan", "rsqrt", "sign", "floor", "ceil", "round", "trunc", "exp2", "log2",
+                        "log10", "erf", "expm1", "logaddexp", "lerp", "isclose", "allclose", "isnan", "isinf",
+                        "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "sum_to_size"))
+
 _LAZY = {"autograd": ".autograd", "nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
-         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization"}
+         "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
+         "threads": ".threads"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
-               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture"}
+               "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",
+               "set_num_threads": ".threads", "get_num_threads": ".threads"}
 
 
 def __getattr__(name):

@@ -43,8 +43,10 @@ into place; a failed download leaves nothing behind.
 
 Other data sets
 ---------------
-``digits()`` and ``iris()`` return scikit-learn's bundled copies (offline);
-scikit-learn is imported lazily and only needed for them.
+``iris()`` reads the 150-row Iris table shipped with this package
+(``tinygrad_lite/data_files/iris.csv``: offline, no other package needed).
+``digits()`` returns scikit-learn's bundled 8x8 digits (offline); scikit-learn
+is imported lazily and only needed for it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ __all__ = [
     "fashion_mnist",
     "load_mnist",
     "read_idx",
+    "locate",
     "normalize",
     "flatten",
     "one_hot",
@@ -334,6 +337,29 @@ def _find_file(folder: Path, fname: str):
     return None
 
 
+def _search(searched, fnames):
+    """The files ``fnames`` from the first folder of ``searched`` that holds them all, or None."""
+    for _why, folder in searched:
+        found = [_find_file(folder, f) for f in fnames]
+        if all(found):
+            return found
+    return None
+
+
+def locate(name: str = "mnist", root=None, train=None):
+    """The folder :func:`mnist` / :func:`fashion_mnist` would read, or None; never downloads.
+
+    The same search as loading (``root``, ``$TINYGRAD_LITE_DATA/<name>``, the cache,
+    ``/usr/share/datasets/<name>``; see the module docstring). ``train=None`` asks for
+    a folder holding both splits (all four files), ``True``/``False`` for one split.
+    The files are found, not read: a corrupt file is reported when it is loaded.
+    """
+    name = _canonical_name(name)
+    fnames = _FILES[True] + _FILES[False] if train is None else _FILES[bool(train)]
+    found = _search(_candidate_dirs(name, root), fnames)
+    return None if found is None else found[0].parent
+
+
 def _download(name: str, fname: str, folder: Path, mirrors, errors: list):
     """Download ``fname`` into ``folder`` from the first mirror that serves a
     verified copy. Returns the path or None (errors appended to ``errors``)."""
@@ -408,12 +434,7 @@ def _load(name: str, root, train: bool, download: bool, verify: bool):
     name = _canonical_name(name)
     fnames = _FILES[bool(train)]
     searched = _candidate_dirs(name, root)
-    paths = None
-    for _why, folder in searched:
-        found = [_find_file(folder, f) for f in fnames]
-        if all(found):
-            paths = found
-            break
+    paths = _search(searched, fnames)
     if paths is None and download:
         folder = cache_dir(name)
         mirrors = MNIST_MIRRORS if name == "mnist" else FASHION_MNIST_MIRRORS
@@ -524,7 +545,7 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, root=None, nam
 
 
 # --------------------------------------------------------------------------- #
-# scikit-learn's bundled data sets
+# Iris (shipped) and scikit-learn's digits
 # --------------------------------------------------------------------------- #
 
 
@@ -547,6 +568,17 @@ def digits():
 
 
 def iris():
-    """scikit-learn's iris (150 samples, offline): ``(features float32 N x 4, labels int64 N)``."""
-    d = _sklearn_datasets("iris").load_iris()
-    return np.asarray(d.data, dtype=np.float32), np.asarray(d.target, dtype=np.int64)
+    """Fisher's Iris (150 samples, 50 a species; offline, shipped with the package):
+    ``(features float32 N x 4, labels int64 N)``. Features: sepal length, sepal width,
+    petal length, petal width (cm); labels 0 setosa, 1 versicolor, 2 virginica; in
+    scikit-learn's order and with its values (``load_iris``)."""
+    from importlib import resources
+    try:
+        text = (resources.files("tinygrad_lite") / "data_files" / "iris.csv").read_text()
+    except (OSError, AttributeError) as e:       # AttributeError: a resources API without files()
+        raise DatasetError(f"the Iris table shipped with tinygrad_lite is missing or unreadable "
+                           f"(tinygrad_lite/data_files/iris.csv: {e}); reinstall the package") from e
+    table = np.loadtxt(text.splitlines(), delimiter=",", comments="#", dtype=np.float64, ndmin=2)
+    if table.shape != (150, 5):
+        raise DatasetError(f"tinygrad_lite/data_files/iris.csv: expected 150 rows of 5 columns, got {table.shape}")
+    return table[:, :4].astype(np.float32), table[:, 4].astype(np.int64)

@@ -24,16 +24,22 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Context manager and decorator setting grad mode for the current thread/context only."""
+    """Context manager and decorator setting grad mode for the current thread/context only.
+
+    The object keeps no state of its own between __enter__ and __exit__: the mode to restore is kept
+    per thread (per contextvars context), so one object can be entered again, nested in itself, and
+    shared by several threads at once, as PyTorch's can. Subclasses set `mode` (or `self.mode`)."""
     mode = True
 
     def __enter__(self):
-        self._tokens = getattr(self, "_tokens", [])
-        self._tokens.append(_grad_enabled.set(self.mode))
+        _saved.set((_get_grad_enabled(), _saved.get()))   # a stack of previous modes, per context
+        _grad_enabled.set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _grad_enabled.reset(self._tokens.pop())
+        prev, rest = _saved.get()
+        _saved.set(rest)
+        _grad_enabled.set(prev)
         return False
 
     def __call__(self, fn):
@@ -47,6 +53,9 @@ class _GradMode:
             finally:
                 _grad_enabled.reset(token)
         return wrapper
+
+
+_saved = contextvars.ContextVar("tinygrad_lite_grad_mode_saved", default=None)
 
 
 class no_grad(_GradMode):

@@ -5,13 +5,19 @@ all-ones upstream is zero, so such a check passes a broken backward). Small inpu
 are checked element by element; large ones by random directional derivatives.
 When a check fails where fn has a kink (relu or abs at 0, max at a tie: the one-sided
 differences disagree), the error says so: no gradient is right at such a point.
+
+tl.gradgradcheck does the same one order up: the gradient of <v, fn> (v a random upstream),
+computed with create_graph=True, is checked by gradcheck under a second random upstream. It
+runs every backward rule on its Tensor-op path (the path create_graph records), which the
+first-order check never reaches where an op has a fast array path for the no-graph case;
+and it first asserts that both paths give the same first-order gradient.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, cat
 
 
 class GradcheckError(AssertionError):
@@ -137,3 +143,85 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
         a = sum(float((analytic[i] * dirs[i]).sum()) for i in wrt)
         check(f"directional derivative {d} (inputs {wrt}, random direction)", a, shifted)
     return True
+
+
+def _grads(fn, xs, wrt, v, create_graph):
+    """d<v, fn(xs)>/dxs[i] for i in wrt (zeros where fn does not depend on it), leaving every input's
+    .grad as it was. With create_graph the gradients stay in the graph, as functions of xs."""
+    saved = [x.grad for x in xs if isinstance(x, Tensor)]
+    for x in xs:
+        if isinstance(x, Tensor):
+            x.grad = None
+    try:
+        out = fn(*xs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"gradgradcheck: fn must return a Tensor, got {type(out).__name__}")
+        if out.shape != v.shape:
+            raise ValueError(f"gradgradcheck: grad_outputs has shape {v.shape}, fn's output has shape {out.shape}")
+        got = {}
+        if out.requires_grad:
+            out.backward(Tensor(backend.to_device(v.astype(out.dtype), out.device)), create_graph=create_graph)
+            got = {i: xs[i].grad for i in wrt}
+    finally:
+        for x, g in zip((x for x in xs if isinstance(x, Tensor)), saved):
+            x.grad = g
+    return [got[i] if got.get(i) is not None else Tensor._make(xs[i].data * 0, False, None) for i in wrt]
+
+
+def gradgradcheck(fn, *inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=2000,
+                  n_directions=3):
+    """Check the second derivatives of `fn(*inputs)` (PyTorch's name): the gradient of <v, fn(inputs)> for a
+    random upstream v (or `grad_outputs`), computed with `backward(create_graph=True)`, is differentiated
+    again and checked against central differences under a second random upstream, as tl.gradcheck does.
+
+        >>> import tinygrad_lite as tl
+        >>> x = tl.randn(3, 4, requires_grad=True)
+        >>> w = tl.randn(4, 4, requires_grad=True)
+        >>> tl.gradgradcheck(lambda a, b: (a @ b).tanh(), x, w)
+        True
+
+    Before that it asserts that the create_graph gradient equals the plain one: several backward rules have a
+    fast array path used only when no graph is recorded, and a bug on just one of the two paths (a transposed
+    weight gradient, silent for square weights) is otherwise invisible. Inputs are copied to float64.
+    Returns True or raises GradcheckError (NondifferentiableError at a kink of fn's gradient).
+    """
+    xs = [_to64(x) for x in inputs]
+    wrt = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not wrt:
+        raise ValueError("gradgradcheck: no input requires grad; create them with requires_grad=True")
+    rng = np.random.default_rng(seed + 1)
+    out = fn(*xs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradgradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if grad_outputs is None:
+        v = rng.standard_normal(out.shape)
+    else:
+        v = np.asarray(backend.to_numpy(grad_outputs.data if isinstance(grad_outputs, Tensor) else grad_outputs),
+                       dtype=np.float64)
+    del out
+    plain = _grads(fn, xs, wrt, v, create_graph=False)
+    graph = _grads(fn, xs, wrt, v, create_graph=True)
+    for i, p, g in zip(wrt, plain, graph):
+        p, g = backend.to_numpy(p.data).astype(np.float64), backend.to_numpy(g.data).astype(np.float64)
+        if p.shape != g.shape:
+            where = f"shape {g.shape} != {p.shape}"
+        elif not np.allclose(g, p, rtol=1e-7, atol=1e-9, equal_nan=True):
+            k = np.unravel_index(int(np.argmax(np.abs(g - p))), p.shape)
+            where = f"element {tuple(int(j) for j in k)}: {g[k]:.8g} != {p[k]:.8g}"
+        else:
+            continue
+        raise GradcheckError(f"gradgradcheck: input {i}: the gradient computed with create_graph=True differs from "
+                             f"the one computed without it at {where} (a backward rule's fast array path and its "
+                             f"Tensor-op path disagree)")
+
+    def first_grads(*ys):
+        gs = _grads(fn, list(ys), wrt, v, create_graph=True)
+        return cat([g.reshape(-1) for g in gs]) if len(gs) > 1 else gs[0]
+
+    try:
+        return gradcheck(first_grads, *xs, eps=eps, atol=atol, rtol=rtol, seed=seed, max_elements=max_elements,
+                         n_directions=n_directions)
+    except GradcheckError as e:
+        msg = e.args[0].replace("gradcheck: ", "", 1)
+        raise type(e)(f"gradgradcheck: second derivatives (the gradient of <random v, fn> as a function of the "
+                      f"inputs, flattened and concatenated), {msg}") from None

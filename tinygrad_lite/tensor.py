@@ -10,7 +10,10 @@ from operator import attrgetter as _attrgetter
 import numpy as np
 
 from . import backend, function
+from . import elementwise as E
+from . import movement as M
 from . import ops as O
+from . import reductions as R
 from .backend import DeviceError, DtypeError, device_of, xp_of
 
 _new = object.__new__
@@ -666,8 +669,9 @@ class Tensor:
     def _axis(self, axis, dim, op):
         return O._norm_axis(dim if dim is not None else axis, self.ndim, op)
 
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return O.Sum.apply(self, axis=self._axis(axis, dim, "sum"), keepdims=_kd(keepdim, keepdims))
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+        x = self if dtype is None else self.astype(dtype)     # dtype=: cast first, as in PyTorch
+        return O.Sum.apply(x, axis=self._axis(axis, dim, "sum"), keepdims=_kd(keepdim, keepdims))
 
     def _count(self, ax):
         return self._data.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
@@ -697,8 +701,8 @@ class Tensor:
         ax = self._axis(d, None, op)
         if ax is not None and self.shape[ax[0]] == 0:
             raise IndexError(f"{op}(): expected reduction dim {ax[0]} to have non-zero size (shape {self.shape})")
-        values = O.Max.apply(self, axis=ax, keepdims=kd, sign=sign)
-        indices = self._arg(d, None, kd, "argmax" if sign > 0 else "argmin")
+        values = O.Max.apply(self, axis=ax, keepdims=kd, sign=sign, first=True)   # torch.max(dim): the
+        indices = self._arg(d, None, kd, "argmax" if sign > 0 else "argmin")     # gradient goes to `indices`
         return (max_result if sign > 0 else min_result)(values, indices)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -887,6 +891,63 @@ class Tensor:
             return O.GetItem.apply(self, index=index)
         except IndexError as e:               # NumPy's words, with the op and the shape
             raise IndexError(f"getitem: {e} (tensor of shape {self.shape})") from None
+
+    # ---- PyTorch-parity ops (elementwise.py, movement.py)
+    def sin(self): return E.Sin.apply(self._float())
+    def cos(self): return E.Cos.apply(self._float())
+    def tan(self): return E.Tan.apply(self._float())
+    def rsqrt(self): return E.Rsqrt.apply(self._float())
+    def expm1(self): return E.Expm1.apply(self._float())
+    def exp2(self): return E.Exp2.apply(self._float())
+    def log2(self): return E.Log2.apply(self._float())
+    def log10(self): return E.Log10.apply(self._float())
+    def erf(self): return E.Erf.apply(self._float())
+    def sign(self): return E.Sign.apply(self)
+    def floor(self): return E.Floor.apply(self)
+    def ceil(self): return E.Ceil.apply(self)
+    def trunc(self): return E.Trunc.apply(self)
+    def round(self, decimals=0): return E.Round.apply(self, decimals=int(decimals))
+
+    def logaddexp(self, other):
+        other = self._lift(other)
+        _check_same_device("logaddexp", self, other)
+        return E.LogAddExp.apply(self._float(), other._float())
+
+    def lerp(self, end, weight):
+        """self + weight * (end - self); weight a number or a Tensor (broadcasting)."""
+        return self + (self._lift(end) - self) * weight
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return R.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+
+    def _predicate(self, fn):
+        return Tensor._make(xp_of(self.data).asarray(fn(xp_of(self.data), self.data)), False, None)
+
+    def isnan(self): return self._predicate(lambda xp, a: xp.isnan(a))
+    def isinf(self): return self._predicate(lambda xp, a: xp.isinf(a))
+    def isfinite(self): return self._predicate(lambda xp, a: xp.isfinite(a))
+    def logical_not(self): return self._predicate(lambda xp, a: xp.logical_not(a))
+    def logical_and(self, other): return self._predicate(lambda xp, a: xp.logical_and(a, self._lift(other).data))
+    def logical_or(self, other): return self._predicate(lambda xp, a: xp.logical_or(a, self._lift(other).data))
+    def logical_xor(self, other): return self._predicate(lambda xp, a: xp.logical_xor(a, self._lift(other).data))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """|self - other| <= atol + rtol * |other| elementwise (a bool tensor), as torch.isclose."""
+        o = self._lift(other).data
+        return self._predicate(lambda xp, a: xp.isclose(a, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True when isclose holds everywhere (a Python bool, as torch.allclose)."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).data.all())
+
+    def flip(self, *dims): return M.flip(self, *dims)
+    def repeat(self, *sizes): return M.repeat(self, *sizes)
+    def gather(self, dim, index): return M.gather(self, dim, index)
+    def masked_fill(self, mask, value): return M.masked_fill(self, mask, value)
+    def split(self, split_size, dim=0): return M.split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return M.chunk(self, chunks, dim)
+    def unflatten(self, dim, sizes): return M.unflatten(self, dim, sizes)
+    def sum_to_size(self, *size): return M.sum_to_size(self, *size)
 
 
 # ------------------------------------------------------------------ PyTorch's type promotion
@@ -1286,7 +1347,10 @@ def _toposort(root_fn):
 
 
 def _run_backward(root, gradient, retain_graph):
-    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out."""
+    """Walk the nodes from the output back; each node's pending output gradient waits in fn.grad_out.
+
+    Leaf (and retain_grad) gradients are summed aside and committed to .grad only once the whole walk has
+    succeeded: a backward that raises leaves every .grad as it was, as PyTorch's does."""
     order = _toposort(root._ctx)
     root._ctx.grad_out = gradient
     sum_to_shape = O.sum_to_shape
@@ -1296,6 +1360,7 @@ def _run_backward(root, gradient, retain_graph):
     clock = function._clock
     gb = gradient._data.base
     owned = {id(gradient._data if gb is None else gb)}    # memory a leaf's .grad must not share
+    pending = {}                                  # id(tensor) -> [tensor, summed gradient], committed at the end
     try:
         for fn in reversed(order):
             g = fn.grad_out
@@ -1304,8 +1369,7 @@ def _run_backward(root, gradient, retain_graph):
             if fn._epoch < clock:                 # something changed in place since fn was recorded
                 function.check_versions(fn)
             if fn.retained is not None:           # t.retain_grad(): keep the non-leaf's gradient
-                t = fn.retained
-                t.grad = g if t.grad is None else t.grad + g
+                _pend(pending, fn.retained, g)
             gin = fn.backward(g)
             if gin.__class__ is not tuple:
                 gin = (gin,)
@@ -1317,17 +1381,8 @@ def _run_backward(root, gradient, retain_graph):
                 if gi._data.shape != inp._data.shape:
                     gi = sum_to_shape(gi, inp.shape)
                 c = inp._ctx
-                if c is None:                     # a leaf: accumulate into .grad
-                    if inp.grad is None and gi._data.dtype == inp._data.dtype:
-                        a = gi._data
-                        b = a.base
-                        if b is None and gi._ctx is None and id(a) not in owned:    # fresh memory: keep it
-                            owned.add(id(a))
-                            inp.grad = gi
-                        else:
-                            inp.grad = _own(gi, owned)
-                    else:
-                        _accumulate(inp, gi)
+                if c is None:                     # a leaf: its .grad is set once the walk is done
+                    _pend(pending, inp, gi)
                 else:
                     c.grad_out = gi if c.grad_out is None else c.grad_out + gi
             if retain_graph:
@@ -1339,6 +1394,26 @@ def _run_backward(root, gradient, retain_graph):
             if fn.inputs is not None:
                 fn.grad_out = None
         raise
+    for t, g in pending.values():                 # commit
+        if t._ctx is not None:                    # a non-leaf that asked to retain_grad()
+            t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is None and g._data.dtype == t._data.dtype:
+            a = g._data
+            if a.base is None and g._ctx is None and id(a) not in owned:    # fresh memory: keep it
+                owned.add(id(a))
+                t.grad = g
+            else:
+                t.grad = _own(g, owned)
+        else:
+            _accumulate(t, g)
+
+
+def _pend(pending, t, g):
+    entry = pending.get(id(t))
+    if entry is None:
+        pending[id(t)] = [t, g]
+    else:
+        entry[1] = entry[1] + g
 
 
 function._Tensor = Tensor
