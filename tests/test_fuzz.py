@@ -306,3 +306,14 @@ def test_losses(op, data):
         lambda: getattr(torch.nn.functional, op)(_to_torch(x), _to_torch(t)))
     check([op, "target", "input", "shape", "label"], lambda: getattr(F, op)(_ours(x), _ours(t)), theirs,
           f"{op}({x.dtype} {x.shape}, {t.dtype} {t.shape})")
+
+
+def test_negative_slice_step_raises_as_torch():
+    x = tl.arange(4)
+    with pytest.raises(ValueError, match="getitem: slice step must be greater than zero"):
+        x[::-1]
+    with pytest.raises(ValueError, match="getitem"):
+        x[::0]
+    if torch is not None:
+        with pytest.raises(ValueError, match="step must be greater than zero"):
+            torch.arange(4)[::-1]
