@@ -181,6 +181,12 @@ class Tensor:
     def __hash__(self):
         return id(self)
 
+    def __format__(self, spec):
+        """As PyTorch: a 0-d tensor formats as its number ("{:.4f}".format(loss), "{}".format(acc)); others as repr."""
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=50, prefix="tensor(")
         extra = ""
