@@ -141,7 +141,7 @@ from .reductions import prod, std_mean, var_mean  # noqa: E402
 
 _LAZY = {"autograd": ".autograd", "nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
-         "threads": ".threads", "utils": ".utils", "vision": ".vision"}
+         "distributed": ".distributed", "threads": ".threads", "utils": ".utils", "vision": ".vision"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
                "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",

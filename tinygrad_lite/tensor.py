@@ -17,6 +17,7 @@ from . import reductions as R
 from .backend import DeviceError, DtypeError, device_of, xp_of
 
 _new = object.__new__
+_post_backward_hooks = []   # callables run after every successful backward() (tl.distributed registers here)
 
 # PyTorch's torch.return_types: `values, indices = x.max(1)`
 max_result = namedtuple("max", ["values", "indices"])
@@ -478,6 +479,8 @@ class Tensor:
                 _run_backward(self, gradient, retain_graph)
         finally:
             function._grad_enabled.reset(token)
+        for hook in _post_backward_hooks:    # e.g. tl.distributed's gradient all-reduce; empty otherwise
+            hook()
 
     # -------------------------------------------------------------- operators
     def _binary(self, other, op, scalar_op, name, true_div=False):
