@@ -1174,8 +1174,8 @@ def cat(tensors, axis=0, *, dim=None):
     axis = dim if dim is not None else axis
     _check_same_device("cat", *tensors)
     kept = [t for t in tensors if t.shape != (0,)]         # PyTorch's legacy rule: 1-D empty tensors are skipped
-    if not kept:
-        O.axis_index(axis, 2, "cat")                        # (torch accepts dims of a 2-D tensor here)
+    if not kept:                                            # (torch takes any int dim then)
+        O.axis_index(0 if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) else axis, 1, "cat")
         return O.Cat.apply(*tensors, axis=0)
     tensors = kept
     axis = O.axis_index(axis, tensors[0].ndim, "cat")
