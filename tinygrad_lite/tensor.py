@@ -309,6 +309,8 @@ class Tensor:
     def sub_(self, other, alpha=1):
         return self._inplace("sub_", other if alpha == 1 else other * alpha, np.subtract, "__sub__")
 
+    def __ipow__(self, other): return self._inplace("pow_", other, np.power, "__pow__")
+    def pow_(self, other): return self._inplace("pow_", other, np.power, "__pow__")
     def mul_(self, other): return self._inplace("mul_", other, np.multiply, "__mul__")
     def div_(self, other): return self._inplace("div_", other, np.true_divide, "__truediv__")
 
@@ -885,6 +887,9 @@ class Tensor:
 
     def expand(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        if -1 in shape:                       # PyTorch: -1 keeps that dim's size
+            lead = len(shape) - self.ndim
+            shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
         if shape == self.shape:
             return self
         return O.Expand.apply(self, shape=shape)
@@ -1100,13 +1105,14 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias in one node (PyTorch's F.linear)."""
-    if type(x._data) is not type(weight._data):
+    xd, wd = x._data, weight._data
+    if type(xd) is not type(wd):
         _check_same_device("linear", x, weight)
-    if x._data.dtype != weight._data.dtype or (bias is not None and bias._data.dtype != weight._data.dtype):
+    if xd.dtype != wd.dtype or (bias is not None and bias._data.dtype != wd.dtype):
         raise DtypeError(f"linear: input and weight must have the same dtype, but got input {x.dtype} and weight "
                          f"{weight.dtype}{'' if bias is None else f' (bias {bias.dtype})'}; cast the input "
                          f"(x.float()) or the layer (.to(dtype) / .double())")
-    if x.shape[-1] != weight.shape[-1]:
+    if xd.shape[-1] != wd.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1]} features, "
                          f"weight of shape {weight.shape} expects {weight.shape[-1]}")
     if bias is None:
