@@ -228,6 +228,7 @@ def test_transpose_t_view_size_max_min_match_torch():
     np.testing.assert_array_equal(np_(m.transpose(0, 1)), tnp(torch.tensor(a[0]).transpose(0, 1)))
     np.testing.assert_array_equal(np_(m.t()), a[0].T)
     assert x.view(6, 4).shape == tuple(tx.view(6, 4).shape) and x.view(-1).shape == (24,)
+    np.testing.assert_array_equal(np_(x[:, :1].expand(-1, 3, -1)), tnp(tx[:, :1].expand(-1, 3, -1)))
     assert x.size() == tx.size() and x.size(1) == tx.size(1) == 3 and x.size(-1) == 4
     for dim in (0, 1, -1):
         v, i = x.max(dim)
@@ -577,13 +578,8 @@ def test_pytorch_quickstart_prints_the_same_kind_of_numbers_as_torch(tmp_path, m
 
 
 def _mnist():
-    import os
-    from pathlib import Path
-    root = Path(os.environ.get("TINYGRAD_LITE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    try:
-        return tl.datasets.load_mnist(root=root)
-    except Exception as e:                       # (absent files: skip, saying where we looked)
-        pytest.skip(f"MNIST not found under {root}: {type(e).__name__}: {e}")
+    from conftest import needs_mnist             # found where tl.datasets finds it; skips, saying where it looked
+    return tl.datasets.load_mnist(root=needs_mnist(), download=False)
 
 
 def test_the_books_manual_update_loops_train_to_its_accuracy():

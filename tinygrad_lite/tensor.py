@@ -824,6 +824,9 @@ class Tensor:
 
     def expand(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        if -1 in shape:                       # PyTorch: -1 keeps that dim's size
+            lead = len(shape) - self.ndim
+            shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
         if shape == self.shape:
             return self
         return O.Expand.apply(self, shape=shape)
