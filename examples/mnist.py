@@ -300,7 +300,8 @@ def run(args, models):
         print(fmt_row(row))
 
     rows = list(history)
-    tb = open_tensorboard(args.tensorboard, getattr(model, "module", model), optimizer) if args.tensorboard and main_rank else None
+    tb = (open_tensorboard(args.tensorboard, getattr(model, "module", model), optimizer)
+          if args.tensorboard and main_rank else None)
 
     def on_epoch_end(row):                 # a line and the metrics files, as each epoch ends
         rows.append(row)
