@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
+from conftest import MNIST_DIR, MNIST_SKIP_REASON
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import distributed as dist
 from tinygrad_lite import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed_worker.py"
-DATA = os.environ.get("TINYGRAD_LITE_DATA") or str(ROOT.parent / "shared" / "datasets")
+DATA = str(MNIST_DIR)            # the folder tl.datasets (or the checkout's shared/datasets) finds MNIST in
 
 
 def _mpiexec():
@@ -93,7 +94,7 @@ def test_an_exception_on_one_rank_aborts_the_job():
 
 
 @needs_mpi
-@pytest.mark.skipif(not (Path(DATA) / "mnist").is_dir(), reason=f"MNIST not found in {DATA}/mnist")
+@pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
 def test_mnist_example_distributed_equals_one_process(tmp_path):
     """`mpiexec -n 2 examples/mnist.py --distributed`: rank 0 alone prints and writes; 2 ranks x batch 32
     take the same global batches as one process at batch 64, so the numbers agree (to float rounding)."""
