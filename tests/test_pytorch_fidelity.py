@@ -113,6 +113,20 @@ def test_in_place_on_a_non_leaf_is_recorded():
     np.testing.assert_allclose(np_(w.grad), [0, 5, 7])
 
 
+def test_in_place_on_a_view_of_a_leaf_raises_as_pytorch():
+    x = tl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    for view in (lambda t: t.reshape(4), lambda t: t.t(), lambda t: t[0], lambda t: t.reshape(4)[1:]):
+        v = view(x)
+        with pytest.raises(RuntimeError, match="add_: a view of a leaf Variable that requires grad is being used"):
+            v += 1
+    assert np_(x).tolist() == [[1.0, 2.0], [3.0, 4.0]]          # the leaf is untouched
+    c = x[[0, 1]]                                                # advanced indexing copies: not a view
+    c += 1
+    with tl.no_grad():
+        x.reshape(4)[0] = 9.0                                    # under no_grad it changes the leaf, as PyTorch
+    assert float(x[0, 0]) == 9.0
+
+
 @needs_torch
 def test_in_place_on_a_non_leaf_matches_torch():
     xs = np.array([1.0, -2.0, 3.0], dtype=np.float32)

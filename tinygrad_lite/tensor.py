@@ -267,6 +267,10 @@ class Tensor:
         if self._ctx is None and self.requires_grad:
             raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation "
                                f"(shape {self.shape}); update parameters inside `with tl.no_grad():` as optimizers do")
+        if _view_of_leaf(self):
+            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an in-place "
+                               f"operation (shape {self.shape}); change the leaf inside `with tl.no_grad():`, or "
+                               f".clone() the view first")
         prev = self._ctx
         old = Tensor._make(self._data.copy(), self.requires_grad, prev)    # self's value before, for the new node
         if prev is not None and not (prev.needs_output or prev.saves_output):
@@ -988,6 +992,19 @@ def _broadcastable(a, b):
         return True
     except ValueError:
         return False
+
+
+def _view_of_leaf(t):
+    """True when t's memory is, through view ops (reshape, transpose, basic indexing), a leaf's that requires grad."""
+    base, ctx = function._base(t._data), t._ctx
+    while ctx is not None and type(ctx) in (O.Reshape, O.Transpose, O.GetItem):
+        inp = ctx.inputs[0]
+        if function._base(inp._data) is not base:
+            return False
+        if inp._ctx is None:
+            return inp.requires_grad
+        ctx = inp._ctx
+    return False
 
 
 def _copy_into(t, src):
