@@ -64,7 +64,7 @@ def test_activation_matches_torch_at_kinks_and_random(name):
     ours, _, kinks, module = ACTS[name]
     x = np.concatenate([grid_and_random(seed=1), np.asarray(kinks, dtype=float), [30.0, -30.0, 1e-8, -1e-8]])
     # PyTorch's hardsigmoid gradient multiplies by 1/6 rounded to float32 (1.0f / 6.0f) even in float64
-    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-12)
+    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-14)
     check_vs_torch(ours, _torch_fn(name), [x], tol=tol)
     check_float32(ours, [x])
     if module is not None:
@@ -132,7 +132,7 @@ def test_activation_matches_torch_on_grid_or_continuous_draws(name, data):
     gradients and Hessian-vector products there."""
     x = data.draw(hnp.arrays(np.float64, data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)),
                              elements=grid_or_continuous()))
-    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-12)
+    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-14)
     check_vs_torch(ACTS[name][0], _torch_fn(name), [x], tol=tol)
 
 

@@ -243,8 +243,6 @@ def _class_labels(t, x, op, ignore_index):
                 ignore = mask
                 t = backend.xp_of(t).where(mask, 0, t)
                 lo, hi = int(t.min()), int(t.max())
-                if ignore.all():
-                    lo = hi = 0
         if lo < 0 or hi >= c:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{op}: label {bad} is outside [0, {c}) for input of shape {x.shape} (and is not "
@@ -262,6 +260,16 @@ def _classes_last(x):
 def _check_reduction(reduction, op):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _float_input(x, op):
+    """Losses take floating-point inputs, as PyTorch's (which has no integer kernels for them)."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if np.dtype(dt).kind != "f":
+        raise backend.DtypeError(f"{op}: input must be a floating-point tensor, got {dt} (as in PyTorch); "
+                                 "cast it first, e.g. x.float()")
 
 
 def _legacy(size_average, reduce, op):
@@ -283,6 +291,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _check_reduction(reduction, op)
     if size_average is not None or reduce is not None:
         _legacy(size_average, reduce, op)
+    if getattr(getattr(input, "dtype", None), "kind", None) != "f":   # (one cheap test on the hot path)
+        _float_input(input, op)
     if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     nd = input.ndim
@@ -347,6 +357,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     op = "nll_loss"
     _check_reduction(reduction, op)
     _legacy(size_average, reduce, op)
+    _float_input(input, op)
     if input.ndim == 1:
         t = _array_on(target, input)
         out = nll_loss(input.unsqueeze(0), t.reshape((1,) + t.shape), weight, None, ignore_index, None, reduction)
