@@ -611,6 +611,60 @@ def _(data, device):
                 torch_fn=lambda a, b: _torch().nn.functional.binary_cross_entropy(a, b, reduction=reduction))
 
 
+@spec("linear")
+def _(data, device):
+    """F.linear: x (..., in) @ W(out, in).T + b, one fused node with a fast path; 1-D to 3-D inputs."""
+    i, o = data.draw(st.integers(1, 4), label="in"), data.draw(st.integers(1, 4), label="out")
+    lead = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3), label="leading dims")
+    x, w = draw_array(data, tuple(lead) + (i,)), draw_array(data, (o, i))
+    if data.draw(st.booleans(), label="bias"):
+        b = draw_array(data, (o,))
+        return Case([x, w, b], lambda a, m, c: tl.linear(a, m, c), lambda a, m, c: a @ m.T + c,
+                    torch_fn=lambda a, m, c: _torch().nn.functional.linear(a, m, c))
+    return Case([x, w], lambda a, m: tl.linear(a, m), lambda a, m: a @ m.T,
+                torch_fn=lambda a, m: _torch().nn.functional.linear(a, m))
+
+
+def np_cross_entropy(x, t, reduction, ls):
+    logp = x - np_logsumexp(x, axis=1, keepdims=True)
+    c = x.shape[1]
+    rows = np.eye(c)[t] if t.ndim == 1 else t
+    rows = rows * (1 - ls) + ls / c
+    nll = -(rows * logp).sum(axis=1)
+    return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](nll)
+
+
+@spec("cross_entropy")
+def _(data, device):
+    """Logits against class labels or probability rows, every reduction, with and without label smoothing."""
+    n, c = data.draw(st.integers(1, 4), label="N"), data.draw(st.integers(2, 4), label="C")
+    x = draw_array(data, (n, c), st.one_of(floats(-3, 3), GRID))
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]), label="reduction")
+    ls = data.draw(st.sampled_from([0.0, 0.0, 0.1]), label="label_smoothing")
+    if data.draw(st.booleans(), label="labels"):
+        t = data.draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)), label="labels")
+    else:   # probability rows (rows summing to 1; rows that don't are issue 10/ops' fix)
+        t = data.draw(hnp.arrays(np.float64, (n, c), elements=floats(0.05, 1)), label="probs")
+        t = t / t.sum(axis=1, keepdims=True)
+
+    def tl_fn(a):
+        return tl.nn.functional.cross_entropy(a, tl.Tensor(t.astype(a.dtype) if t.dtype.kind == "f" else t,
+                                                          device=device), reduction=reduction, label_smoothing=ls)
+
+    return Case([x], tl_fn, lambda a: np_cross_entropy(a, t, reduction, ls),
+                torch_fn=lambda a: _torch().nn.functional.cross_entropy(a, _torch().tensor(t), reduction=reduction,
+                                                                          label_smoothing=ls))
+
+
+@spec("expand")
+def _(data, device):
+    shp = data.draw(BCAST2, label="shapes")
+    x = draw_array(data, shp.input_shapes[0])
+    target = tuple(shp.result_shape)
+    return Case([x], lambda t: t.expand(*target) if target else t.expand(target),
+                lambda a: np.broadcast_to(a, target), torch_fn=lambda t: t.expand(target))
+
+
 # --------------------------------------------------------------------------- #
 # the generic property test
 # --------------------------------------------------------------------------- #
