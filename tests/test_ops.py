@@ -1187,3 +1187,25 @@ def test_fast_path_and_graph_path_give_the_same_gradient(device, name):
     graph = _grad_of(fn, *arrays, up=up, device=device, create_graph=True)
     for p, g in zip(plain, graph):
         np.testing.assert_allclose(g, p, rtol=1e-12, atol=1e-15)
+
+
+def test_binary_cross_entropy_at_and_near_the_clamps_matches_pytorch():
+    """The logs are clamped at -100 in the loss and in p's gradient denominator (1e-12), as torch's; the
+    target's gradient is torch's -logit(p), unclamped (115.13 at p = 1e-50, inf at p = 0)."""
+    torch = _torch()
+    if torch is None:
+        pytest.skip("PyTorch is not installed: no comparison of binary_cross_entropy at its clamps")
+    p = np.array([0.0, 1.0, 1e-50, 1 - 1e-12, 1e-8, 0.3])
+    t = np.array([1.0, 0.0, 0.25, 0.5, 1.0, 0.7])
+    up = np.array([0.5, -1.0, 2.0, 1.5, -0.25, 1.0])
+    xp, xt = tl.Tensor(p, requires_grad=True), tl.Tensor(t, requires_grad=True)
+    loss = tl.nn.functional.binary_cross_entropy(xp, xt, reduction="none")
+    with np.errstate(divide="ignore"):
+        loss.backward(tl.Tensor(up))
+    tp, tt = torch.tensor(p, requires_grad=True), torch.tensor(t, requires_grad=True)
+    tloss = torch.nn.functional.binary_cross_entropy(tp, tt, reduction="none")
+    tloss.backward(torch.tensor(up))
+    np.testing.assert_allclose(_np(loss), tloss.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(_np(xp.grad), tp.grad.numpy(), rtol=1e-7)   # (1 - p rounds near 1)
+    np.testing.assert_allclose(_np(xt.grad), tt.grad.numpy(), rtol=1e-9)
+    assert _np(loss)[0] == 100.0 and np.isinf(_np(xt.grad)[0])
