@@ -7,6 +7,7 @@
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors            # save every epoch
     python examples/mnist.py --checkpoint runs/mnist/ckpt.safetensors --resume --epochs 10
     python examples/mnist.py --limit 2000 --epochs 1 --quiet                      # a quick look
+    python examples/mnist.py --tensorboard runs/tb && tensorboard --logdir runs/tb  # watch it in TensorBoard
     python examples/mnist.py --threads 2              # BLAS threads (default: the idle cores, 1 to 4)
 
 Each recipe's defaults (optimizer, lr, batch size, epochs, L2) come from tl.models.RECIPES;
@@ -93,6 +94,8 @@ def build_parser(models):
     p.add_argument("--jit", action="store_true",
                    help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs (matplotlib is then not needed)")
+    p.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard event files in DIR: losses, "
+                   "accuracies, lr, histograms, misclassified digits (view: tensorboard --logdir DIR)")
     tl.threads.add_argument(p)
     return p
 
@@ -142,6 +145,15 @@ def write_metrics(history, out):
     with open(out / "metrics.jsonl", "w") as f:
         for row in history:
             f.write(json.dumps(row) + "\n")
+
+
+def open_tensorboard(log_dir, model, optimizer):
+    """A tl.utils.tensorboard.FitLogger writing to log_dir, or Fail saying what to install."""
+    from tinygrad_lite.utils.tensorboard import FitLogger, SummaryWriter
+    try:
+        return FitLogger(SummaryWriter(log_dir), model, optimizer)
+    except ImportError as e:
+        raise Fail(f"--tensorboard: {e}") from None
 
 
 # ---------------------------------------------------------------- main
@@ -249,11 +261,14 @@ def run(args, models):
         print(fmt_row(row))
 
     rows = list(history)
+    tb = open_tensorboard(args.tensorboard, model, optimizer) if args.tensorboard else None
 
     def on_epoch_end(row):                 # a line and the metrics files, as each epoch ends
         rows.append(row)
         print(fmt_row(row), flush=True)
         write_metrics(rows, out)
+        if tb is not None:
+            tb.epoch(row)
 
     if start_epoch >= epochs:
         print(f"the checkpoint already holds {start_epoch} epochs (--epochs {epochs}): nothing to train")
@@ -262,7 +277,7 @@ def run(args, models):
         history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
                       on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
                       history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
-                      jit=args.jit)
+                      jit=args.jit, on_step=tb.step if tb is not None else None)
     write_metrics(history, out)
 
     ev = evaluate(model, X_test, y_test)
@@ -278,6 +293,11 @@ def run(args, models):
             written += ["curves.png", "misclassified.png", "confusion.png"]
         except ImportError as e:
             print(f"{PROG}: no plots: {e}", file=sys.stderr)
+    if tb is not None:
+        tb.misclassified(X_test, y_test, ev["predictions"], side=side, global_step=len(history),
+                         classes=classes if args.dataset == "fashion-mnist" else None)
+        tb.writer.close()
+        written.append(f"TensorBoard events in {args.tensorboard}/ (tensorboard --logdir {args.tensorboard})")
     total = sum(r["seconds"] for r in history)
     print(f"final test accuracy: {ev['accuracy'] * 100:.2f}% (test loss {ev['loss']:.4f}, "
           f"{total:.1f} s training)")

@@ -114,9 +114,34 @@ class _Cuda:
 
 cuda = _Cuda()
 
+
+class _Accelerator:
+    """tl.accelerator (PyTorch 2.6's torch.accelerator, as the current quickstart uses it): the GPU when CuPy sees one."""
+
+    @staticmethod
+    def is_available():
+        return gpu_available()
+
+    @staticmethod
+    def current_accelerator():
+        return device("cuda") if gpu_available() else None
+
+
+accelerator = _Accelerator()
+
+# ---- PyTorch-parity ops (elementwise.py, movement.py, reductions.py)
+from .factories import full_like, randint  # noqa: E402
+from .movement import flip, gather, masked_fill, repeat, split, chunk, unflatten  # noqa: E402
+from .reductions import prod, std_mean, var_mean  # noqa: E402
+(sin, cos, tan, rsqrt, sign, floor, ceil, round, trunc, exp2, log2, log10, erf, expm1, logaddexp, lerp, isclose,
+ allclose, isnan, isinf, isfinite, logical_not, logical_and, logical_or, logical_xor, sum_to_size) = (
+    _unary(n) for n in ("sin", "cos", "tan", "rsqrt", "sign", "floor", "ceil", "round", "trunc", "exp2", "log2",
+                        "log10", "erf", "expm1", "logaddexp", "lerp", "isclose", "allclose", "isnan", "isinf",
+                        "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "sum_to_size"))
+
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
-         "threads": ".threads"}
+         "threads": ".threads", "utils": ".utils", "vision": ".vision"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
                "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",

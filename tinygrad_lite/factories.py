@@ -85,3 +85,33 @@ def tensor(data, requires_grad=False, device=None, dtype=None):
     """PyTorch's torch.tensor: a new tensor holding a copy of `data` (dtype inferred: Python floats give
     float32, ints int64; an out-of-range int for an integer dtype raises)."""
     return Tensor(data, requires_grad=requires_grad, device=device, dtype=dtype)
+
+
+# ---- PyTorch-parity factories
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of t's shape (and dtype and device, unless given) filled with fill_value, as torch.full_like."""
+    dev = backend.canonical_device(device) if device is not None else t.device
+    xp = backend.xp_for(dev)
+    return _wrap(xp.full(t.shape, fill_value, dtype=dtype or t.dtype), requires_grad)
+
+
+def randint(*args, size=None, dtype=None, device=None, requires_grad=False):
+    """torch.randint(high, size) or randint(low, high, size): integers uniform on [low, high), int64 by default,
+    from the device's generator (seeded by tl.manual_seed)."""
+    if size is None:
+        if not args or not isinstance(args[-1], (tuple, list)):
+            raise TypeError("randint: give the shape: randint(high, size) or randint(low, high, size)")
+        *args, size = args
+    if len(args) == 1:
+        low, high = 0, args[0]
+    elif len(args) == 2:
+        low, high = args
+    else:
+        raise TypeError(f"randint: expected (high, size) or (low, high, size), got {len(args)} bounds")
+    low, high = int(low), int(high)
+    if low >= high:
+        raise ValueError(f"randint: low ({low}) must be below high ({high})")
+    dev = backend.canonical_device(device)
+    dtype = np.dtype(dtype or np.int64)
+    arr = backend.rng(dev).integers(low, high, size=tuple(int(s) for s in size), dtype=np.int64)
+    return _wrap(arr.astype(dtype, copy=False), requires_grad)

@@ -124,6 +124,20 @@ def bump_version(arr, op, recorded=False):
         e[1] = _clock
 
 
+def version_entry(arr, op):
+    """The stamp record of `arr`'s memory (made on first use), for a caller that stamps it often itself:
+    `entry[0] = tick()` after each change (Optimizer.step: one store per parameter, no lookup)."""
+    bump_version(arr, op)
+    return _stamps[id(_base(arr))]
+
+
+def tick():
+    """Advance the version clock; the new tick."""
+    global _clock
+    _clock += 1
+    return _clock
+
+
 def _stamp(arr):
     if arr is None:
         return None

@@ -590,67 +590,125 @@ class LogSumExp(Function):
 
 
 class CrossEntropy(Function):
-    """Softmax cross-entropy of logits (N, C) against integer labels (N,) or class probabilities (N, C).
+    """Softmax cross-entropy of logits x (M, C) against a target (M, C) of class probabilities or (M,) of class
+    labels, with PyTorch's class `weight` (C,), ignored labels (`ignore`: a bool mask (M,), those labels set to
+    0) and label smoothing; F.cross_entropy brings (N, C, d1, ...) inputs to (M, C). One node.
 
-    Forward: logsumexp(x) - x[target]; backward: (softmax(x) - target) * upstream. One node.
+    Every case is loss_i = sum_c T_ic (lse_i - x_ic) for an effective target T: the one-hot labels or the
+    probabilities, smoothed (T (1 - s) + s / C), weighted by class, zero in ignored rows. So the gradients are
+    d/dx = softmax(x) * sum_c T_ic - T_i (rows of probabilities need not sum to 1) and, for probabilities,
+    d/dtarget = -(1 - s) weight log_softmax(x). 'mean' divides by the summed weights of the labels counted
+    (labels; ignored ones count 0) or by M (probabilities): PyTorch's rule.
     """
 
-    def forward(self, x, target, reduction="mean", label_smoothing=0.0):
+    def forward(self, x, target=None, reduction="mean", label_smoothing=0.0, weight=None, ignore=None):
         xp = xp_of(x)
         n, c = x.shape
         z = x - x.max(axis=1, keepdims=True)
         e = xp.exp(z)
         s = e.sum(axis=1, keepdims=True)
         lse = xp.log(s).reshape(n)                # logsumexp(z) per row; log p = z - lse
+        ls = label_smoothing
+        self.weight, self.ignore, self.ls, self.reduction = weight, ignore, ls, reduction
+        self.rows = None                          # per-row weights of the labels (None: all 1)
         if target.ndim == 1:                      # class labels: nll = lse - z[label]
             self.labels = (xp.arange(n), target)
             nll = lse - z[self.labels]
-        else:                                     # class probabilities / one-hot rows
+            if weight is not None or ignore is not None:
+                r = weight[target] if weight is not None else xp.ones(n, dtype=x.dtype)
+                self.rows = r = r * ~ignore if ignore is not None else r
+                nll *= r
+            if ls:                                # mixes in the uniform target: sum_k w_k (lse - z_k) / C
+                nll *= 1.0 - ls
+                smooth = lse * c - z.sum(axis=1) if weight is None else lse * weight.sum() - z @ weight
+                if ignore is not None:
+                    smooth *= ~ignore
+                nll += (ls / c) * smooth
+            denom = n if self.rows is None else self.rows.sum(dtype=x.dtype)
+        else:                                     # class probabilities (any non-negative rows)
             self.labels = None
-            nll = lse * target.sum(axis=1) - (target * z).sum(axis=1)
-        if label_smoothing:                       # mixes in the uniform target: -mean_k log p_k
-            nll *= 1.0 - label_smoothing
-            nll += label_smoothing * (lse - z.sum(axis=1) / c)
+            t = target * (1.0 - ls) + ls / c if ls else target
+            if weight is not None:
+                t = t * weight
+            self.t = t
+            nll = lse * t.sum(axis=1) - (t * z).sum(axis=1)
+            denom = n
         e /= s                                    # softmax(x), kept for backward
-        self.probs, self.target, self.reduction, self.ls = e, target, reduction, label_smoothing
+        self.probs, self.denom = e, denom
         if reduction == "mean":
-            return xp.asarray(nll.sum(dtype=x.dtype) / x.dtype.type(n))
+            with np.errstate(invalid="ignore", divide="ignore"):   # all labels ignored: nan, as PyTorch
+                d = x.dtype.type(denom) if isinstance(denom, int) else denom
+                return xp.asarray(nll.sum(dtype=x.dtype) / d if n else x.dtype.type(np.nan))
         if reduction == "sum":
             return xp.asarray(nll.sum(dtype=x.dtype))
         return nll
 
-    def _target_rows(self, dtype):
-        """The target as rows of class probabilities (label smoothing applied)."""
+    def _effective_target(self, dtype):
+        """(T, rowsum(T)) as arrays: the dense effective target and its row sums (M, 1)."""
+        if self.labels is None:
+            t = self.t.astype(dtype, copy=False)
+            return t, t.sum(axis=1, keepdims=True)
         xp = xp_of(self.probs)
-        if self.labels is not None:
-            t = xp.zeros(self.probs.shape, dtype=dtype)
-            t[self.labels] = 1
-        else:
-            t = self.target.astype(dtype, copy=False)
+        n, c = self.probs.shape
+        t = xp.zeros((n, c), dtype=dtype)
+        t[self.labels] = (1.0 - self.ls) * (1 if self.rows is None else self.rows)
         if self.ls:
-            t = t * (1.0 - self.ls) + self.ls / t.shape[1]
-        return t
+            u = xp.full(c, self.ls / c, dtype=dtype) if self.weight is None else (self.ls / c) * self.weight
+            t += u if self.ignore is None else u * ~self.ignore[:, None]
+        return t, t.sum(axis=1, keepdims=True)
+
+    def _scale(self, g, n):
+        """The upstream gradient per row: divided by the mean's denominator, or (M, 1) for 'none'."""
+        if self.reduction == "mean":
+            return g / self.denom if isinstance(self.denom, int) else g * _const(1 / self.denom)
+        if self.reduction == "none":
+            return g.reshape(n, 1)
+        return g
 
     def backward(self, g):
-        x = self.inputs[0]
-        n = x.shape[0]
+        x = self.inputs[0]                        # (the target is an input only when it requires grad)
+        target = self.inputs[1] if len(self.inputs) > 1 else None
+        n, c = x.shape
         if is_grad_enabled():                     # create_graph: softmax as a Tensor op
-            if self.reduction == "mean":
-                g = g / n
-            elif self.reduction == "none":
-                g = g.reshape(n, 1)
-            return (x.softmax(axis=1) - _const(self._target_rows(x.dtype))) * g
+            gs = self._scale(g, n)
+            if target is not None:                # the target stays in the graph: it requires grad
+                t = target * (1.0 - self.ls) + self.ls / c if self.ls else target
+                t = t * _const(self.weight) if self.weight is not None else t
+                rowsum = t.sum(axis=1, keepdims=True)
+            else:
+                ta, rs = self._effective_target(x.dtype)
+                t, rowsum = _const(ta), _const(rs)
+            gx = (x.softmax(axis=1) * rowsum - t) * gs if x.requires_grad else None
+            gt = None
+            if target is None:
+                return gx
+            w = -(x.log_softmax(axis=1) * (1.0 - self.ls))
+            return gx, (w * _const(self.weight) if self.weight is not None else w) * gs
         gd = g.data
         if self.reduction == "mean":
-            gd = gd / x.dtype.type(n)
+            gd = gd / (x.dtype.type(self.denom) if isinstance(self.denom, int) else self.denom)
         elif self.reduction == "none":
             gd = gd.reshape(n, 1)
-        p = self.probs * gd                       # (probs kept intact for a retain_graph second backward)
-        if self.labels is not None and not self.ls:
-            p[self.labels] -= gd if gd.ndim == 0 else gd[self.labels[0], 0]
-        else:
-            p -= self._target_rows(p.dtype) * gd
-        return _const(p)
+        gx = gt = None
+        if x.requires_grad:
+            if self.labels is not None and self.rows is None and not self.ls:
+                p = self.probs * gd               # (probs kept intact for a retain_graph second backward)
+                p[self.labels] -= gd if gd.ndim == 0 else gd[self.labels[0], 0]
+            else:
+                t, rowsum = self._effective_target(self.probs.dtype)
+                p = self.probs * rowsum
+                p -= t
+                p *= gd
+            gx = _const(p)
+        if target is None:
+            return gx
+        if target.requires_grad:                  # -(1 - s) w log_softmax(x) upstream
+            xd = x.data
+            z = xd - xd.max(axis=1, keepdims=True)
+            z -= xp_of(xd).log(xp_of(xd).exp(z).sum(axis=1, keepdims=True))
+            z *= -(1.0 - self.ls) * gd
+            gt = _const(z * self.weight if self.weight is not None else z)
+        return gx, gt
 
 
 # ------------------------------------------------------------------ shape ops

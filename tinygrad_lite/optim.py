@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import backend
+from . import backend, function
 from .backend import xp_of
 
 
@@ -100,7 +100,11 @@ class Optimizer:
             self.state[id(p)] = new
 
     def step(self):
+        """Update every parameter that has a gradient, in place. Each one's memory is stamped, as PyTorch bumps
+        its version: a backward through a graph recorded before the step raises instead of using new weights."""
         states, update = self.state, self._update
+        versions = self.__dict__.setdefault("_versions", {})   # id(param) -> (its array, its stamp record)
+        now = function.tick()
         for g in self.param_groups:
             for p in g["params"]:
                 grad = p.grad
@@ -108,7 +112,12 @@ class Optimizer:
                     st = states.get(id(p))
                     if st is None:
                         st = states[id(p)] = {}
-                    update(p, grad.data, g, st)
+                    update(p, grad._data, g, st)
+                    v = versions.get(id(p))
+                    if v is None or v[0] is not p._data:
+                        v = versions[id(p)] = (p._data, function.version_entry(p._data, "optimizer.step"))
+                    e = v[1]
+                    e[0], e[3] = now, "optimizer.step"
 
     def _update(self, p, grad, group, state):
         raise NotImplementedError

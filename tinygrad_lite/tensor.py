@@ -10,7 +10,10 @@ from operator import attrgetter as _attrgetter
 import numpy as np
 
 from . import backend, function
+from . import elementwise as E
+from . import movement as M
 from . import ops as O
+from . import reductions as R
 from .backend import DeviceError, DtypeError, device_of, xp_of
 
 _new = object.__new__
@@ -168,6 +171,12 @@ class Tensor:
 
     def __hash__(self):
         return id(self)
+
+    def __format__(self, spec):
+        """As PyTorch: a 0-d tensor formats as its number ("{:.4f}".format(loss), "{}".format(acc)); others as repr."""
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
 
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=50, prefix="tensor(")
@@ -622,8 +631,9 @@ class Tensor:
     def _axis(self, axis, dim, op):
         return O._norm_axis(dim if dim is not None else axis, self.ndim, op)
 
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return O.Sum.apply(self, axis=self._axis(axis, dim, "sum"), keepdims=_kd(keepdim, keepdims))
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+        x = self if dtype is None else self.astype(dtype)     # dtype=: cast first, as in PyTorch
+        return O.Sum.apply(x, axis=self._axis(axis, dim, "sum"), keepdims=_kd(keepdim, keepdims))
 
     def _count(self, ax):
         return self._data.size if ax is None else int(np.prod([self.shape[i] for i in ax]))
@@ -824,6 +834,63 @@ class Tensor:
             return O.GetItem.apply(self, index=index)
         except IndexError as e:               # NumPy's words, with the op and the shape
             raise IndexError(f"getitem: {e} (tensor of shape {self.shape})") from None
+
+    # ---- PyTorch-parity ops (elementwise.py, movement.py)
+    def sin(self): return E.Sin.apply(self._float())
+    def cos(self): return E.Cos.apply(self._float())
+    def tan(self): return E.Tan.apply(self._float())
+    def rsqrt(self): return E.Rsqrt.apply(self._float())
+    def expm1(self): return E.Expm1.apply(self._float())
+    def exp2(self): return E.Exp2.apply(self._float())
+    def log2(self): return E.Log2.apply(self._float())
+    def log10(self): return E.Log10.apply(self._float())
+    def erf(self): return E.Erf.apply(self._float())
+    def sign(self): return E.Sign.apply(self)
+    def floor(self): return E.Floor.apply(self)
+    def ceil(self): return E.Ceil.apply(self)
+    def trunc(self): return E.Trunc.apply(self)
+    def round(self, decimals=0): return E.Round.apply(self, decimals=int(decimals))
+
+    def logaddexp(self, other):
+        other = self._lift(other)
+        _check_same_device("logaddexp", self, other)
+        return E.LogAddExp.apply(self._float(), other._float())
+
+    def lerp(self, end, weight):
+        """self + weight * (end - self); weight a number or a Tensor (broadcasting)."""
+        return self + (self._lift(end) - self) * weight
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return R.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+
+    def _predicate(self, fn):
+        return Tensor._make(xp_of(self.data).asarray(fn(xp_of(self.data), self.data)), False, None)
+
+    def isnan(self): return self._predicate(lambda xp, a: xp.isnan(a))
+    def isinf(self): return self._predicate(lambda xp, a: xp.isinf(a))
+    def isfinite(self): return self._predicate(lambda xp, a: xp.isfinite(a))
+    def logical_not(self): return self._predicate(lambda xp, a: xp.logical_not(a))
+    def logical_and(self, other): return self._predicate(lambda xp, a: xp.logical_and(a, self._lift(other).data))
+    def logical_or(self, other): return self._predicate(lambda xp, a: xp.logical_or(a, self._lift(other).data))
+    def logical_xor(self, other): return self._predicate(lambda xp, a: xp.logical_xor(a, self._lift(other).data))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """|self - other| <= atol + rtol * |other| elementwise (a bool tensor), as torch.isclose."""
+        o = self._lift(other).data
+        return self._predicate(lambda xp, a: xp.isclose(a, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True when isclose holds everywhere (a Python bool, as torch.allclose)."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).data.all())
+
+    def flip(self, *dims): return M.flip(self, *dims)
+    def repeat(self, *sizes): return M.repeat(self, *sizes)
+    def gather(self, dim, index): return M.gather(self, dim, index)
+    def masked_fill(self, mask, value): return M.masked_fill(self, mask, value)
+    def split(self, split_size, dim=0): return M.split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return M.chunk(self, chunks, dim)
+    def unflatten(self, dim, sizes): return M.unflatten(self, dim, sizes)
+    def sum_to_size(self, *size): return M.sum_to_size(self, *size)
 
 
 # ------------------------------------------------------------------ PyTorch's type promotion

@@ -98,7 +98,7 @@ def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy):
 
 def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cross_entropy, progress=True,
         on_epoch_end=None, checkpoint=None, start_epoch=0, history=None, max_steps=None,
-        eval_batch_size=1000, checkpoint_extra=None, scheduler=None, jit=False):
+        eval_batch_size=1000, checkpoint_extra=None, scheduler=None, jit=False, on_step=None):
     """Train `model` for epochs start_epoch .. epochs-1 and return the history.
 
     - `train_loader`: a `tl.data.DataLoader` yielding (x, y) batches on the model's device.
@@ -116,6 +116,9 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
       scheduler's new lr captures a new graph.
     - `scheduler`: an epoch scheduler (e.g. `tl.optim.MultiStepLR`), stepped after each epoch
       and set to `start_epoch` when resuming.
+    - `on_step(step, loss, n_right, n)`: called after each optimizer step (step counted from 1 over the
+      whole run) with the batch's loss Tensor and count of right answers (a 0-d device array); reading
+      them waits for the GPU, so a hook that logs every step costs a sync a step there.
     - `max_steps`: stop after this many optimizer steps in all (counting the
       start_epoch * len(train_loader) steps before start_epoch), e.g. a recipe given in iterations.
 
@@ -174,6 +177,8 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
             correct += right
             seen += n
             step += 1
+            if on_step is not None:
+                on_step(step, loss, right, n)
             if bar is not None:
                 bar.update(1)
                 if (i + 1) % report_every == 0:   # one host read per 5% of the epoch

@@ -5,3 +5,6 @@ from .normalization import BatchNorm1d, BatchNorm2d
 from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, Identity, L1Loss, LeakyReLU, Linear,
                       LogSoftmax, Module, ModuleList, MSELoss, NLLLoss, Parameter, ReLU, Sequential, Sigmoid, Softmax,
                       Softplus, Tanh)
+# ---- PyTorch-parity activations
+from .modules import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, ReLU6,  # noqa: E402
+                      SiLU, Softmin, Softsign)

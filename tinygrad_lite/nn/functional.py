@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from .. import elementwise as E
+from .. import movement as M
 from .. import ops as O
-from ..tensor import Tensor, linear  # noqa: F401  (re-exported: F.linear)
+from ..function import is_grad_enabled
+from ..tensor import Tensor, _check_same_device, linear  # noqa: F401  (re-exported: F.linear)
 from ..tensor import where as _where
 from ..conv import adaptive_avg_pool2d, avg_pool2d, conv2d, dropout2d, max_pool2d  # noqa: F401  (F.conv2d, ...)
 
@@ -30,10 +33,126 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def softplus(x, beta=1.0, threshold=20.0):
-    """log(1 + e^(beta x)) / beta, computed stably as (relu(bx) + log1p(e^-|bx|)) / beta; x itself where
-    beta x > threshold, as in PyTorch."""
-    bx = x * beta
-    return _where(bx.data > threshold, x, (bx.relu() + (-bx.abs()).exp().log1p()) / beta)
+    """log(1 + e^(beta x)) / beta, stably; x itself where beta x > threshold, as in PyTorch (elementwise.Softplus:
+    smooth at 0, PyTorch's conventions at the threshold)."""
+    return E.Softplus.apply(x, beta=beta, threshold=threshold)
+
+
+# ---- PyTorch-parity activations (derived from Tensor ops, which give their gradients; elu/celu/selu, softplus
+# and logsigmoid are Functions in elementwise.py, for PyTorch's conventions at their kinks and for stability)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_HALF = 0.7071067811865476
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+def _const_like(array, x):
+    return Tensor._make(array.astype(x.dtype, copy=False), False, None)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2; approximate='tanh': x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
+    if approximate == "none":
+        return x * ((x * _SQRT_HALF).erf() + 1) * 0.5
+    if approximate == "tanh":
+        return x * (((x + x * x * x * 0.044715) * _SQRT_2_OVER_PI).tanh() + 1) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x):
+    """x * sigmoid(x) (swish)."""
+    return x * x.sigmoid()
+
+
+def elu(x, alpha=1.0):
+    """x where x > 0, alpha (e^x - 1) elsewhere (gradient alpha at 0, second derivative 0 there, as in PyTorch)."""
+    return E.ELU.apply(x, alpha=alpha, scale=1.0, input_scale=1.0)
+
+
+def selu(x):
+    """scale * elu(x, alpha) with PyTorch's constants."""
+    return E.ELU.apply(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
+
+
+def celu(x, alpha=1.0):
+    """x where x > 0, alpha (e^(x/alpha) - 1) elsewhere (gradient 1 at 0, as in PyTorch)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return E.ELU.apply(x, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside and 0 at and beyond the ends, as in
+    PyTorch (unlike clamp's, which is 1 at the ends)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is above max_val {max_val}")
+    d = x.data
+    inside = (d > min_val) & (d < max_val)
+    return _where(inside, x, _const_like(backend.xp_of(d).clip(d, min_val, max_val), x))
+
+
+def relu6(x):
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6): gradient 0 at 0 and at 6, as in PyTorch."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x):
+    """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), 0 at and beyond the ends, as in PyTorch."""
+    d = x.data
+    inside = (d > -3) & (d < 3)
+    return _where(inside, x * (1 / 6) + 0.5, _const_like((d >= 3).astype(d.dtype), x))
+
+
+def hardswish(x):
+    """x * relu6(x + 3) / 6; gradient x/3 + 1/2 strictly inside (-3, 3), 0 at and below -3, 1 at and above 3, as
+    in PyTorch."""
+    d = x.data
+    mid = _where(d > -3, x * (x + 3) * (1 / 6), _const_like(backend.xp_of(d).zeros((), d.dtype), x))
+    return _where(d < 3, mid, x)
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    return x * softplus(x).tanh()
+
+
+def logsigmoid(x):
+    """log(sigmoid(x)), stable for any x (a fused op: elementwise.LogSigmoid)."""
+    return E.LogSigmoid.apply(x)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return x / (x.abs() + 1)
+
+
+def softmin(x, dim=-1):
+    """softmax(-x) along dim."""
+    return (-x).softmax(axis=dim)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p, eps) along dim, as torch.nn.functional.normalize (the norm's gradient at a zero
+    vector is 0, as in PyTorch)."""
+    if not (isinstance(p, (int, float)) and 0 < p < float("inf")):
+        raise NotImplementedError(f"normalize: p={p!r} is not supported; give a finite p > 0")
+    d = input.data
+    xp = backend.xp_of(d)
+    if p == 2:
+        s = (input * input).sum(axis=dim, keepdims=True)
+    else:
+        s = (input.abs() ** p).sum(axis=dim, keepdims=True)
+    pos = s.data > 0
+    safe = _where(pos, s, _const_like(xp.ones((), d.dtype), input))     # no inf gradient at a zero vector
+    norm = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    norm = _where(pos, norm, _const_like(xp.zeros((), d.dtype), input))
+    return input / norm.clip(min=eps)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """torch.nn.functional.pad, constant mode: pad = (left, right) for the last dim, then the one before, ...;
+    negative amounts crop."""
+    return M.pad(input, pad, mode, value)
 
 
 def one_hot(labels, num_classes=-1):
@@ -74,33 +193,68 @@ def dropout(x, p=0.5, training=True):
     return x * Tensor._make((keep * (1.0 / (1.0 - p))).astype(x.dtype), False, None)
 
 
-def _labels(target, logits, op):
-    """The target as an array on the logits' device, checked against the logits' shape."""
-    t = target.data if isinstance(target, Tensor) else target
-    if type(t) is not type(logits.data):     # a list, or an array on the other device
+def _array_on(t, like):
+    """t (Tensor, array or list) as an array on `like`'s device."""
+    t = t.data if isinstance(t, Tensor) else t
+    if type(t) is not type(like.data):       # a list, or an array on the other device
         if not backend.is_array(t):
             t = np.asarray(t)
-        if backend.device_of(t) != logits.device:
-            t = backend.to_device(t, logits.device)
-    if logits.ndim != 2:
-        raise ValueError(f"{op}: input must be (N, C), got shape {logits.shape}")
-    n, c = logits.shape
-    if t.dtype.kind in "iu":
-        if t.shape != (n,):
-            raise ValueError(f"{op}: class labels must have shape ({n},) for logits of shape {logits.shape}, "
-                             f"got {t.shape}")
-        if n and not backend.capturing():      # (a host sync: skipped while a CUDA graph is recorded)
-            lo, hi = int(t.min()), int(t.max())
-            if lo < 0 or hi >= c:
-                bad = lo if lo < 0 else hi
-                raise IndexError(f"{op}: label {bad} is outside [0, {c}) for logits of shape {logits.shape}")
-    elif t.dtype.kind == "f":
-        if t.shape != (n, c):
-            raise ValueError(f"{op}: class probabilities must have the logits' shape {logits.shape}, got {t.shape}")
-        t = t.astype(logits.dtype, copy=False)
-    else:
-        raise TypeError(f"{op}: target must hold integer labels or float probabilities, got dtype {t.dtype}")
+        if backend.device_of(t) != like.device:
+            t = backend.to_device(t, like.device)
     return t
+
+
+def _class_weight(weight, x, op):
+    """weight (C,) as an array in x's dtype and device, or None."""
+    if weight is None:
+        return None
+    if isinstance(weight, str):
+        raise TypeError(f"{op}: weight must be a tensor of shape (C,), got the string {weight!r}; reduction is "
+                        f"passed by keyword (reduction={weight!r}), as in PyTorch")
+    if isinstance(weight, Tensor) and weight.requires_grad and is_grad_enabled():
+        raise NotImplementedError(f"{op}: the gradient with respect to weight is not implemented (PyTorch has "
+                                  f"none either); pass weight.detach()")
+    w = _array_on(weight, x)
+    c = x.shape[1] if x.ndim > 1 else x.shape[0]
+    if w.shape != (c,):
+        raise ValueError(f"{op}: weight must have shape ({c},) for input of shape {x.shape}, got {w.shape}")
+    return w.astype(x.dtype, copy=False)
+
+
+def _class_labels(t, x, op, ignore_index):
+    """Integer labels (N, d1, ...) checked against input (N, C, d1, ...): (flat labels with the ignored ones
+    set to 0, the ignore mask or None)."""
+    want = (x.shape[0],) + x.shape[2:]
+    if t.shape != want:
+        raise ValueError(f"{op}: class labels must have shape {want} for input of shape {x.shape}, got {t.shape}")
+    t = t.reshape(-1)
+    c = x.shape[1]
+    ignore = None
+    if backend.capturing():                   # no host sync while a CUDA graph is recorded: always mask
+        ignore = t == ignore_index
+        return backend.xp_of(t).where(ignore, 0, t), ignore
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo <= ignore_index <= hi:
+            mask = t == ignore_index
+            if mask.any():
+                ignore = mask
+                t = backend.xp_of(t).where(mask, 0, t)
+                lo, hi = int(t.min()), int(t.max())
+                if ignore.all():
+                    lo = hi = 0
+        if lo < 0 or hi >= c:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"{op}: label {bad} is outside [0, {c}) for input of shape {x.shape} (and is not "
+                             f"ignore_index={ignore_index})")
+    return t, ignore
+
+
+def _classes_last(x):
+    """(N, C, d1, ...) -> (N * d1 * ..., C), a Tensor op (so gradients flow back); (N, C) unchanged."""
+    if x.ndim == 2:
+        return x
+    return x.permute((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, x.shape[1])
 
 
 def _check_reduction(reduction, op):
@@ -108,22 +262,62 @@ def _check_reduction(reduction, op):
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
-    """Softmax cross-entropy from logits (N, C) and integer labels (N,) or class probabilities (N, C).
+def _legacy(size_average, reduce, op):
+    if size_average is not None or reduce is not None:
+        raise TypeError(f"{op}: size_average and reduce are deprecated in PyTorch and not supported here; "
+                        f"use reduction='mean' | 'sum' | 'none'")
 
-    One fused node: logsumexp forward, (softmax - target) backward; stable for any finite logits.
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy from logits (N, C) or (N, C, d1, ...) (or (C,)) and integer labels (N, d1, ...)
+    or class probabilities shaped like the logits, as torch.nn.functional.cross_entropy: class `weight`,
+    `ignore_index` (labels only), `label_smoothing`; 'mean' divides by the summed weights of the labels
+    counted (by the number of rows for probabilities). A probability target that requires grad gets its
+    gradient. One fused node: logsumexp forward, softmax backward; stable for any finite logits.
     """
-    _check_reduction(reduction, "cross_entropy")
-    if logits.ndim == 1:
-        t = target.data if isinstance(target, Tensor) else target if backend.is_array(target) else np.asarray(target)
-        out = cross_entropy(logits.unsqueeze(0), t.reshape((1,) + t.shape), reduction, label_smoothing)
-        return out.reshape(()) if reduction == "none" else out
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    op = "cross_entropy"
+    _check_reduction(reduction, op)
+    _legacy(size_average, reduce, op)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    t = _labels(target, logits, "cross_entropy")
-    return O.CrossEntropy.apply(logits, target=t, reduction=reduction, label_smoothing=label_smoothing)
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim == 1:
+        t = target if isinstance(target, Tensor) else _array_on(target, input)
+        out = cross_entropy(input.unsqueeze(0), t.reshape((1,) + tuple(t.shape)), weight, None, ignore_index,
+                            None, reduction, label_smoothing)
+        return out.reshape(()) if reduction == "none" else out
+    if input.ndim < 2:
+        raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...) logits, got shape {input.shape}")
+    w = _class_weight(weight, input, op)
+    keep_graph = isinstance(target, Tensor) and target.requires_grad
+    t = target.data if isinstance(target, Tensor) else _array_on(target, input)
+    ignore = None
+    if t.dtype.kind in "iu":
+        t, ignore = _class_labels(_array_on(t, input), input, op, ignore_index)
+    elif t.dtype.kind == "f":
+        if tuple(t.shape) != input.shape:
+            raise ValueError(f"{op}: class probabilities must have the logits' shape {input.shape}, got "
+                             f"{tuple(t.shape)}")
+        if keep_graph:                            # an input of the node: it gets its gradient
+            _check_same_device(op, input, target)
+            tt = _classes_last(target.astype(input.dtype))
+            return _unflatten_none(O.CrossEntropy.apply(_classes_last(input), tt, reduction=reduction,
+                                                        label_smoothing=label_smoothing, weight=w), input, reduction)
+        t = _array_on(t, input).astype(input.dtype, copy=False)
+        if input.ndim > 2:
+            t = backend.xp_of(t).moveaxis(t, 1, -1).reshape(-1, input.shape[1])
+    else:
+        raise TypeError(f"{op}: target must hold integer labels or float probabilities, got dtype {t.dtype}")
+    out = O.CrossEntropy.apply(_classes_last(input), target=t, reduction=reduction, label_smoothing=label_smoothing,
+                               weight=w, ignore=ignore)
+    return _unflatten_none(out, input, reduction)
+
+
+def _unflatten_none(out, input, reduction):
+    """reduction='none' over (N, C, d1, ...): the (N * d1 * ...,) losses back to (N, d1, ...)."""
+    if reduction == "none" and input.ndim > 2:
+        return out.reshape((input.shape[0],) + input.shape[2:])
+    return out
 
 
 def _reduce(loss, reduction):
@@ -134,14 +328,43 @@ def _reduce(loss, reduction):
     return loss
 
 
-def nll_loss(log_probs, target, reduction="mean"):
-    """Negative log-likelihood of log-probabilities (N, C) at integer labels (N,)."""
-    _check_reduction(reduction, "nll_loss")
-    t = _labels(target, log_probs, "nll_loss")
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) or (N, C, d1, ...) (or (C,)) at integer labels
+    (N, d1, ...), as torch.nn.functional.nll_loss: class `weight`, `ignore_index`; 'mean' divides by the summed
+    weights of the labels counted."""
+    op = "nll_loss"
+    _check_reduction(reduction, op)
+    _legacy(size_average, reduce, op)
+    if input.ndim == 1:
+        t = _array_on(target, input)
+        out = nll_loss(input.unsqueeze(0), t.reshape((1,) + t.shape), weight, None, ignore_index, None, reduction)
+        return out.reshape(()) if reduction == "none" else out
+    if input.ndim < 2:
+        raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...) log-probabilities, got shape "
+                         f"{input.shape}")
+    t = _array_on(target, input)
     if t.dtype.kind not in "iu":
-        raise TypeError("nll_loss: target must hold integer class labels")
-    rows = backend.xp_of(t).arange(t.shape[0])
-    return _reduce(-log_probs[rows, t], reduction)
+        raise TypeError(f"{op}: target must hold integer class labels, got dtype {t.dtype}")
+    w = _class_weight(weight, input, op)
+    t, ignore = _class_labels(t, input, op, ignore_index)
+    lp = _classes_last(input)
+    xp = backend.xp_of(t)
+    picked = lp[xp.arange(t.shape[0]), t]
+    if w is None and ignore is None:
+        loss = -picked
+        denom = None
+    else:
+        r = w[t] if w is not None else xp.ones(t.shape, dtype=input.dtype)
+        if ignore is not None:
+            r = r * ~ignore
+        loss = picked * Tensor._make(-r, False, None)
+        denom = r.sum(dtype=input.dtype)
+    if reduction == "none":
+        return loss.reshape((input.shape[0],) + input.shape[2:]) if input.ndim > 2 else loss
+    if reduction == "sum" or denom is None:
+        return _reduce(loss, reduction)
+    with np.errstate(invalid="ignore", divide="ignore"):    # all labels ignored: nan, as PyTorch
+        return loss.sum() * Tensor._make(xp.asarray(1 / denom, dtype=input.dtype), False, None)
 
 
 def _as_target(target, like, op):
@@ -153,24 +376,56 @@ def _as_target(target, like, op):
     return t
 
 
-def binary_cross_entropy(probs, target, reduction="mean"):
-    """-(t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
-    _check_reduction(reduction, "binary_cross_entropy")
-    t = _as_target(target, probs, "binary_cross_entropy")
+def _loss_weight(weight, like, op):
+    """A rescaling weight broadcast against the loss (a constant Tensor), or None."""
+    if weight is None:
+        return None
+    w = weight if isinstance(weight, Tensor) else Tensor(_array_on(weight, like), device=like.device)
+    try:
+        np.broadcast_shapes(w.shape, like.shape)
+    except ValueError:
+        raise ValueError(f"{op}: weight of shape {w.shape} does not broadcast to the input's shape "
+                         f"{like.shape}") from None
+    return w.astype(like.dtype)
+
+
+def binary_cross_entropy(probs, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-w (t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
+    op = "binary_cross_entropy"
+    if isinstance(weight, str):                   # the old positional reduction
+        weight, reduction = None, weight
+    _check_reduction(reduction, op)
+    _legacy(size_average, reduce, op)
+    t = _as_target(target, probs, op)
     if probs.numel() and not backend.capturing():    # (a host sync: skipped while a CUDA graph is recorded)
         lo, hi = float(probs.data.min()), float(probs.data.max())
         if not (lo >= 0 and hi <= 1):              # (NaN fails too)
             raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from {lo:g} "
                              f"to {hi:g}; for logits use binary_cross_entropy_with_logits (nn.BCEWithLogitsLoss)")
-    return _reduce(O.BinaryCrossEntropy.apply(probs, t), reduction)
+    loss = O.BinaryCrossEntropy.apply(probs, t)
+    w = _loss_weight(weight, probs, op)
+    return _reduce(loss if w is None else loss * w, reduction)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """Stable BCE on logits: max(x, 0) - x t + log1p(exp(-|x|))."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    t = _as_target(target, logits, "binary_cross_entropy_with_logits")
-    loss = logits.relu() - logits * t + (-logits.abs()).exp().log1p()
-    return _reduce(loss, reduction)
+def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """BCE on logits, stably: (1 - t) x - (1 + (pos_weight - 1) t) logsigmoid(x), times `weight`, as PyTorch;
+    smooth everywhere (the gradient at x = 0 is sigmoid(0) - t, as there). pos_weight (C,) weighs the positive
+    term of each class (the last dim)."""
+    op = "binary_cross_entropy_with_logits"
+    if isinstance(weight, str):                   # the old positional reduction
+        weight, reduction = None, weight
+    _check_reduction(reduction, op)
+    _legacy(size_average, reduce, op)
+    t = _as_target(target, logits, op)
+    ls = E.LogSigmoid.apply(logits)
+    if pos_weight is None:
+        loss = (1 - t) * logits - ls
+    else:
+        pw = _loss_weight(pos_weight, logits, op)
+        loss = (1 - t) * logits - ((pw - 1) * t + 1) * ls
+    w = _loss_weight(weight, logits, op)
+    return _reduce(loss if w is None else loss * w, reduction)
 
 
 def l1_loss(input, target, reduction="mean"):

@@ -384,6 +384,100 @@ class LogSoftmax(Softmax):
         return x.log_softmax(axis=self.dim)
 
 
+# ---- PyTorch-parity activation modules (nn.functional holds the math)
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    def forward(self, x):
+        return F.silu(x)
+
+
+class ELU(Module):
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class CELU(ELU):
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+
+class SELU(Module):
+    def forward(self, x):
+        return F.selu(x)
+
+
+class Hardtanh(Module):
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Module):
+    def forward(self, x):
+        return F.relu6(x)
+
+
+class Hardsigmoid(Module):
+    def forward(self, x):
+        return F.hardsigmoid(x)
+
+
+class Hardswish(Module):
+    def forward(self, x):
+        return F.hardswish(x)
+
+
+class Mish(Module):
+    def forward(self, x):
+        return F.mish(x)
+
+
+class LogSigmoid(Module):
+    def forward(self, x):
+        return F.logsigmoid(x)
+
+
+class Softsign(Module):
+    def forward(self, x):
+        return F.softsign(x)
+
+
+class Softmin(Module):
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmin(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
 class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
@@ -430,17 +524,36 @@ class _Loss(Module):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
 
-class CrossEntropyLoss(_Loss):
-    def __init__(self, reduction="mean", label_smoothing=0.0):
+class _WeightedLoss(_Loss):
+    """A class-weighted loss module (PyTorch's weight=, ignore_index=); the weight is a buffer, not a parameter."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
         super().__init__(reduction)
+        F._legacy(size_average, reduce, type(self).__name__)
+        self.weight = weight.detach() if isinstance(weight, Tensor) else weight
+        self.ignore_index = ignore_index
+
+    def extra_repr(self):
+        parts = [super().extra_repr()] if self.reduction != "mean" else []
+        if self.ignore_index != -100:
+            parts.append(f"ignore_index={self.ignore_index}")
+        return ", ".join(parts)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(_Loss):
-    fn = staticmethod(F.nll_loss)
+class NLLLoss(_WeightedLoss):
+    def forward(self, input, target):
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
@@ -452,8 +565,22 @@ class MSELoss(_Loss):
 
 
 class BCELoss(_Loss):
-    fn = staticmethod(F.binary_cross_entropy)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(reduction)
+        F._legacy(size_average, reduce, "BCELoss")
+        self.weight = weight.detach() if isinstance(weight, Tensor) else weight
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    fn = staticmethod(F.binary_cross_entropy_with_logits)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        F._legacy(size_average, reduce, "BCEWithLogitsLoss")
+        self.weight = weight.detach() if isinstance(weight, Tensor) else weight
+        self.pos_weight = pos_weight.detach() if isinstance(pos_weight, Tensor) else pos_weight
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
