@@ -781,13 +781,18 @@ def test_op_forward_gradient_and_dtype(op, device, data):
 
     # ---- float32 in -> float32 out (forward and gradients)
     xs32 = [tl.Tensor(a.astype(np.float32), requires_grad=True, device=device) for a in case.arrays]
-    out32 = case.tl_fn(*xs32)
+    # the op's inputs are intermediates that retain their gradient: the engine casts a leaf's gradient to the
+    # leaf's dtype, so only here would a float64 gradient leaking out of a float32 backward show
+    mids = [(x * 1.0).retain_grad() for x in xs32]
+    out32 = case.tl_fn(*mids)
     assert out32.dtype == np.float32, f"{op}: float32 inputs gave {out32.dtype}"
     np.testing.assert_allclose(_np(out32), ref, rtol=2e-4, atol=2e-5, err_msg=f"{op} float32 forward")
     if at_kink and not np.allclose(case.np_fn(*[a.astype(np.float32).astype(np.float64) for a in case.arrays]),
                                    ref, rtol=0, atol=0):
         return                      # rounding to float32 moved an input across the kink: nothing to compare
     out32.backward(gradient=tl.Tensor(up.astype(np.float32), device=device))
+    for i, m in enumerate(mids):
+        assert m.grad is not None and m.grad.dtype == np.float32, f"{op}: float32 input {i}: a {m.grad.dtype} gradient"
     for i, (x, g64) in enumerate(zip(xs32, grads64)):
         assert x.grad is not None
         assert x.grad.dtype == np.float32, f"{op}: float32 input {i} got a {x.grad.dtype} gradient"
@@ -801,6 +806,23 @@ def test_op_forward_gradient_and_dtype(op, device, data):
 
 # --------------------------------------------------------------------------- #
 # deterministic spot checks
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", sorted(SCALAR_OPS))
+@pytest.mark.parametrize("c", [2.5, -3])
+def test_every_python_scalar_op_value_and_gradient(device, name, c):
+    """Each scalar op on each side, whatever a derandomized draw of the property test happens to pick."""
+    f = SCALAR_OPS[name]
+    a = np.array([[0.75, -1.5, 2.0], [1.25, -0.5, 3.0]])
+    x = tl.Tensor(a, requires_grad=True, device=device)
+    y = f(x, c)
+    np.testing.assert_allclose(_np(y), f(a, c), rtol=1e-12)
+    up = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    y.backward(tl.Tensor(up, device=device))
+    np.testing.assert_allclose(_np(x.grad), numeric_grad(lambda v: np.sum(f(v, c) * up), [a], 0), rtol=1e-6)
+    assert tl.gradgradcheck(lambda t: f(t, c), tl.Tensor(a, requires_grad=True, device=device)) is True
+
+
+# --------------------------------------------------------------------------- #
 # --------------------------------------------------------------------------- #
 def test_float32_stays_float32_with_python_scalars(device):
     x = tl.Tensor(np.array([0.5, 1.5, 2.0], dtype=np.float32), device=device, requires_grad=True)
