@@ -123,3 +123,10 @@ def grid_and_random(seed=0, n=10, scale=3.0, positive=False):
 def gradgradcheck(fn, *inputs):
     """tl.gradgradcheck on fn: second derivatives (the create_graph path) against finite differences."""
     assert tl.gradgradcheck(fn, *inputs)
+
+
+def grid_or_continuous(lo=-7.0, hi=7.0):
+    """A hypothesis element strategy: exact kink/tie/integer/half values of GRID (within [lo, hi]) or any float in
+    [lo, hi], so property tests meet the kinks as well as ordinary points."""
+    from hypothesis import strategies as st
+    return st.one_of(st.sampled_from([float(v) for v in GRID if lo <= v <= hi]), st.floats(lo, hi, allow_nan=False))

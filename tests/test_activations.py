@@ -10,7 +10,7 @@ import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import nn
 
-from parity import check_float32, check_vs_torch, gradgradcheck, grid_and_random, torch_or_skip
+from parity import check_float32, check_vs_torch, gradgradcheck, grid_and_random, grid_or_continuous, torch_or_skip
 
 # name -> (our function, torch's (by name in torch.nn.functional, with kwargs), kinks, our module)
 ACTS = {
@@ -121,3 +121,15 @@ def test_gradgradcheck_activation(name):
     """Second derivatives by central differences, off the kinks (tl.gradgradcheck)."""
     x = np.array([[-3.7, -1.3, -0.4], [0.35, 1.6, 4.2]])
     gradgradcheck(ACTS[name][0], tl.Tensor(x, requires_grad=True))
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+@settings(max_examples=5)
+@given(data=st.data())
+def test_activation_matches_torch_on_grid_or_continuous_draws(name, data):
+    """Hypothesis draws from the kink grid (-3, -1, 0, 1, 3, 6, ...) as well as continuous values: torch's values,
+    gradients and Hessian-vector products there."""
+    x = data.draw(hnp.arrays(np.float64, data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)),
+                             elements=grid_or_continuous()))
+    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-12)
+    check_vs_torch(ACTS[name][0], _torch_fn(name), [x], tol=tol)

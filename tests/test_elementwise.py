@@ -11,7 +11,8 @@ from hypothesis.extra import numpy as hnp
 import tinygrad_lite as tl
 from tinygrad_lite.elementwise import _erf_numpy
 
-from parity import GRID, check_float32, check_vs_torch, gradgradcheck, grid_and_random, torch_or_skip
+from parity import (GRID, check_float32, check_vs_torch, gradgradcheck, grid_and_random, grid_or_continuous,
+                    torch_or_skip)
 
 # name -> (hypothesis domain (lo, hi), kinks/jumps to keep finite differences away from, positive-only grid)
 UNARY = {
@@ -238,3 +239,18 @@ def test_inplace_after_the_new_ops_raises_where_backward_reads_the_changed_value
         b += 1
     (y.sum() + b.sum()).backward()
     np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@settings(max_examples=5)
+@given(data=st.data())
+def test_unary_matches_torch_on_grid_or_continuous_draws(name, data):
+    """Hypothesis draws from the kink/integer/half grid as well as continuous values: torch's values, gradients
+    and Hessian-vector products there."""
+    torch = torch_or_skip()
+    lo, hi = (0.0, 7.0) if UNARY[name][2] else (-7.0, 7.0)
+    if name == "tan":
+        lo, hi = -1.5, 1.5
+    x = data.draw(hnp.arrays(np.float64, data.draw(SHAPES), elements=grid_or_continuous(lo, hi)))
+    with np.errstate(all="ignore"):
+        check_vs_torch(lambda t: getattr(t, name)(), lambda t: getattr(torch, name)(t), [x])

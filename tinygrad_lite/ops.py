@@ -636,9 +636,10 @@ class CrossEntropy(Function):
         e /= s                                    # softmax(x), kept for backward
         self.probs, self.denom = e, denom
         if reduction == "mean":
+            if isinstance(denom, int):
+                return xp.asarray(nll.sum(dtype=x.dtype) / x.dtype.type(denom) if n else x.dtype.type(np.nan))
             with np.errstate(invalid="ignore", divide="ignore"):   # all labels ignored: nan, as PyTorch
-                d = x.dtype.type(denom) if isinstance(denom, int) else denom
-                return xp.asarray(nll.sum(dtype=x.dtype) / d if n else x.dtype.type(np.nan))
+                return xp.asarray(nll.sum(dtype=x.dtype) / denom)
         if reduction == "sum":
             return xp.asarray(nll.sum(dtype=x.dtype))
         return nll

@@ -226,11 +226,13 @@ def _class_weight(weight, x, op):
 def _class_labels(t, x, op, ignore_index):
     """Integer labels (N, d1, ...) checked against input (N, C, d1, ...): (flat labels with the ignored ones
     set to 0, the ignore mask or None)."""
-    want = (x.shape[0],) + x.shape[2:]
+    shape = x.shape
+    want = (shape[0],) + shape[2:] if len(shape) > 2 else shape[:1]
     if t.shape != want:
-        raise ValueError(f"{op}: class labels must have shape {want} for input of shape {x.shape}, got {t.shape}")
-    t = t.reshape(-1)
-    c = x.shape[1]
+        raise ValueError(f"{op}: class labels must have shape {want} for input of shape {shape}, got {t.shape}")
+    if t.ndim != 1:
+        t = t.reshape(-1)
+    c = shape[1]
     ignore = None
     if backend.capturing():                   # no host sync while a CUDA graph is recorded: always mask
         ignore = t == ignore_index
@@ -279,24 +281,34 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     gradient. One fused node: logsumexp forward, softmax backward; stable for any finite logits.
     """
     op = "cross_entropy"
-    _check_reduction(reduction, op)
-    _legacy(size_average, reduce, op)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if reduction not in _REDUCTIONS:
+        _check_reduction(reduction, op)
+    if size_average is not None or reduce is not None:
+        _legacy(size_average, reduce, op)
+    if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if input.ndim == 1:
+    nd = input.ndim
+    if nd == 1:
         t = target if isinstance(target, Tensor) else _array_on(target, input)
         out = cross_entropy(input.unsqueeze(0), t.reshape((1,) + tuple(t.shape)), weight, None, ignore_index,
                             None, reduction, label_smoothing)
         return out.reshape(()) if reduction == "none" else out
-    if input.ndim < 2:
+    if nd < 2:
         raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...) logits, got shape {input.shape}")
-    w = _class_weight(weight, input, op)
-    keep_graph = isinstance(target, Tensor) and target.requires_grad
-    t = target.data if isinstance(target, Tensor) else _array_on(target, input)
+    w = None if weight is None else _class_weight(weight, input, op)
+    keep_graph = False
+    if isinstance(target, Tensor):
+        keep_graph = target.requires_grad
+        t = target.data
+    else:
+        t = target
+    if type(t) is not type(input.data):
+        t = _array_on(t, input)
     ignore = None
-    if t.dtype.kind in "iu":
-        t, ignore = _class_labels(_array_on(t, input), input, op, ignore_index)
-    elif t.dtype.kind == "f":
+    kind = t.dtype.kind
+    if kind in "iu":
+        t, ignore = _class_labels(t, input, op, ignore_index)
+    elif kind == "f":
         if tuple(t.shape) != input.shape:
             raise ValueError(f"{op}: class probabilities must have the logits' shape {input.shape}, got "
                              f"{tuple(t.shape)}")
@@ -305,14 +317,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             tt = _classes_last(target.astype(input.dtype))
             return _unflatten_none(O.CrossEntropy.apply(_classes_last(input), tt, reduction=reduction,
                                                         label_smoothing=label_smoothing, weight=w), input, reduction)
-        t = _array_on(t, input).astype(input.dtype, copy=False)
-        if input.ndim > 2:
+        t = t.astype(input.dtype, copy=False)
+        if nd > 2:
             t = backend.xp_of(t).moveaxis(t, 1, -1).reshape(-1, input.shape[1])
     else:
         raise TypeError(f"{op}: target must hold integer labels or float probabilities, got dtype {t.dtype}")
-    out = O.CrossEntropy.apply(_classes_last(input), target=t, reduction=reduction, label_smoothing=label_smoothing,
-                               weight=w, ignore=ignore)
-    return _unflatten_none(out, input, reduction)
+    out = O.CrossEntropy.apply(input if nd == 2 else _classes_last(input), target=t, reduction=reduction,
+                               label_smoothing=label_smoothing, weight=w, ignore=ignore)
+    return out if nd == 2 else _unflatten_none(out, input, reduction)
 
 
 def _unflatten_none(out, input, reduction):
