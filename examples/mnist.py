@@ -9,6 +9,7 @@
     python examples/mnist.py --limit 2000 --epochs 1 --quiet                      # a quick look
     python examples/mnist.py --tensorboard runs/tb && tensorboard --logdir runs/tb  # watch it in TensorBoard
     python examples/mnist.py --threads 2              # BLAS threads (default: the idle cores, 1 to 4)
+    mpiexec -n 2 python examples/mnist.py --distributed     # data-parallel over 2 processes (the mpi extra)
 
 Each recipe's defaults (optimizer, lr, batch size, epochs, L2) come from tl.models.RECIPES;
 any flag overrides them. Writes to --out (default runs/mnist): metrics.csv, metrics.jsonl,
@@ -29,6 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                 # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
+
+if "--distributed" in sys.argv[1:]:           # before NumPy loads: each rank gets its share of the cores for BLAS
+    _ranks = int(os.environ.get("MPI_LOCALNRANKS") or os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE") or 1)
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, str(max(1, (os.cpu_count() or 1) // _ranks)))
 
 import numpy as np  # noqa: E402
 
@@ -97,6 +103,9 @@ def build_parser(models):
     p.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard event files in DIR: losses, "
                    "accuracies, lr, histograms, misclassified digits (view: tensorboard --logdir DIR)")
     tl.threads.add_argument(p)
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of `mpiexec -n N` (tl.distributed): each rank takes "
+                        "1/N of every batch; rank 0 prints and writes the outputs")
     return p
 
 
@@ -177,6 +186,22 @@ def read_resume(path):
     return info, cfg
 
 
+def distribute(args, model, X, y, device):
+    """--distributed: the model as a DistributedDataParallel (rank 0's weights everywhere) and a loader of
+    this rank's shard, batch_size / N rows a step, so N ranks together take the recipe's batch."""
+    dist = tl.distributed
+    try:
+        n = dist.world_size()
+    except dist.DistributedError as e:
+        raise Fail(f"--distributed: {e}") from None
+    if args.batch_size % n:
+        raise Fail(f"--distributed: the batch of {args.batch_size} does not split over {n} ranks; pass a "
+                   f"--batch-size divisible by {n}")
+    sampler = tl.data.DistributedSampler((X, y), shuffle=True, seed=args.seed)
+    loader = tl.data.DataLoader((X, y), batch_size=args.batch_size // n, sampler=sampler, device=device)
+    return dist.DistributedDataParallel(model), loader
+
+
 def run(args, models):
     try:
         device = tl.backend.canonical_device(args.device)
@@ -218,7 +243,11 @@ def run(args, models):
     model = recipe.build(in_features=in_features, num_classes=10, device=device)
     optimizer = recipe.make_optimizer(model, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay)
     scheduler = recipe.make_scheduler(optimizer)
-    loader = tl.data.DataLoader((X, y), batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
+    if args.distributed:                          # the global batch split over the ranks
+        model, loader = distribute(args, model, X, y, device)
+    else:
+        loader = tl.data.DataLoader((X, y), batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                                    device=device)
 
     max_steps = None
     if args.epochs is not None:
@@ -232,19 +261,26 @@ def run(args, models):
     history, start_epoch = [], 0
     if info is not None:
         try:
-            model.load_state_dict(info["model_state"])
+            getattr(model, "module", model).load_state_dict(info["model_state"])
             optimizer.load_state_dict(info["optimizer_state"])
         except (KeyError, ValueError, TypeError) as e:
             raise Fail(f"--resume: {args.checkpoint} does not fit this model/optimizer: {e}") from None
         if info["rng_state"] is not None:
             tl.backend.set_rng_state(info["rng_state"])
+        rank_states = info["extra"].get("rank_rng_states")       # a --distributed run's, one per rank
+        if args.distributed and isinstance(rank_states, list) and len(rank_states) == tl.distributed.world_size():
+            tl.backend.set_rng_state(rank_states[tl.distributed.rank()])
         history, start_epoch = list(info["extra"]["history"]), int(info["epoch"])
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.checkpoint:
-        Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
-    tl.summary(model, (in_features,))
+    main_rank = not args.distributed or tl.distributed.is_main()
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.checkpoint:
+            Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+    else:                                         # only rank 0 prints and writes
+        sys.stdout = open(os.devnull, "w")
+    tl.summary(getattr(model, "module", model), (in_features,))
     what = f"{args.dataset}: {len(X):,} training / {len(X_test):,} test examples"
     title = recipe.title.replace("784-", f"{in_features}-", 1)    # 64- for the 8x8 digits
     print(f"{title} on {what}, device {device}")
@@ -254,6 +290,9 @@ def run(args, models):
     print(f"this run: {opt_name} lr {args.lr:g}, batch {args.batch_size}, L2 {args.weight_decay:g}, {budget}, "
           f"seed {args.seed}")
     print(threads)
+    if args.distributed:
+        n = tl.distributed.world_size()
+        print(f"data-parallel: {n} ranks x batch {args.batch_size // n} (global batch {args.batch_size})")
     if start_epoch:
         print(f"resuming {args.checkpoint} after epoch {start_epoch}")
     print(HEADER)
@@ -261,12 +300,14 @@ def run(args, models):
         print(fmt_row(row))
 
     rows = list(history)
-    tb = open_tensorboard(args.tensorboard, model, optimizer) if args.tensorboard else None
+    tb = (open_tensorboard(args.tensorboard, getattr(model, "module", model), optimizer)
+          if args.tensorboard and main_rank else None)
 
     def on_epoch_end(row):                 # a line and the metrics files, as each epoch ends
         rows.append(row)
         print(fmt_row(row), flush=True)
-        write_metrics(rows, out)
+        if main_rank:
+            write_metrics(rows, out)
         if tb is not None:
             tb.epoch(row)
 
@@ -278,10 +319,11 @@ def run(args, models):
                       on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
                       history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
                       jit=args.jit, on_step=tb.step if tb is not None else None)
+    ev = evaluate(model, X_test, y_test)          # (--distributed: each rank half the test set, reduced)
+    if not main_rank:
+        return ev
     write_metrics(history, out)
-
-    ev = evaluate(model, X_test, y_test)
-    tl.save_checkpoint(out / "final.ckpt", model, optimizer, epoch=len(history),
+    tl.save_checkpoint(out / "final.ckpt", getattr(model, "module", model), optimizer, epoch=len(history),
                        config=config_of(args, recipe, in_features, len(X)), history=history)
     written = ["metrics.csv", "metrics.jsonl", "final.ckpt"]
     if not args.no_plots and history:

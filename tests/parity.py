@@ -13,7 +13,7 @@ import pytest
 import tinygrad_lite as tl
 
 TORCH_REASON = "PyTorch is not installed: the comparisons with PyTorch are skipped"
-TIGHT = dict(rtol=1e-10, atol=1e-12)
+TIGHT = dict(rtol=1e-10, atol=1e-14)
 
 
 def torch_or_skip():

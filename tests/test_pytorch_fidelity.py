@@ -49,6 +49,10 @@ def test_in_place_operators_keep_the_object_and_the_array():
     np.testing.assert_array_equal(np_(x), [2, 2, 2])
     x[1] = 5
     np.testing.assert_array_equal(np_(x), [2, 5, 2])
+    x **= 2
+    x.pow_(0.5)
+    assert x.data is arr
+    np.testing.assert_allclose(np_(x), [2, 5, 2])
 
 
 def test_in_place_dtype_and_shape_errors_as_pytorch():
@@ -109,6 +113,20 @@ def test_in_place_on_a_non_leaf_is_recorded():
     np.testing.assert_allclose(np_(w.grad), [0, 5, 7])
 
 
+def test_in_place_on_a_view_of_a_leaf_raises_as_pytorch():
+    x = tl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    for view in (lambda t: t.reshape(4), lambda t: t.t(), lambda t: t[0], lambda t: t.reshape(4)[1:]):
+        v = view(x)
+        with pytest.raises(RuntimeError, match="add_: a view of a leaf Variable that requires grad is being used"):
+            v += 1
+    assert np_(x).tolist() == [[1.0, 2.0], [3.0, 4.0]]          # the leaf is untouched
+    c = x[[0, 1]]                                                # advanced indexing copies: not a view
+    c += 1
+    with tl.no_grad():
+        x.reshape(4)[0] = 9.0                                    # under no_grad it changes the leaf, as PyTorch
+    assert float(x[0, 0]) == 9.0
+
+
 @needs_torch
 def test_in_place_on_a_non_leaf_matches_torch():
     xs = np.array([1.0, -2.0, 3.0], dtype=np.float32)
@@ -166,9 +184,10 @@ def test_grad_is_writable_in_place_and_owned():
 
 def test_tensor_copies_and_from_numpy_shares():
     arr = np.ones(3, dtype=np.float32)
-    t, u, s = tl.Tensor(arr), tl.tensor(arr), tl.from_numpy(arr)
+    t, u, s, a = tl.Tensor(arr), tl.tensor(arr), tl.from_numpy(arr), tl.as_tensor(arr)
     arr[0] = 5
-    assert np_(t)[0] == 1 and np_(u)[0] == 1 and np_(s)[0] == 5
+    assert np_(t)[0] == 1 and np_(u)[0] == 1 and np_(s)[0] == 5 and np_(a)[0] == 5
+    assert tl.as_tensor(t) is t and tl.as_tensor([1, 2]).dtype == tl.int64
     v = tl.tensor(t)
     v += 1
     assert np_(t)[0] == 1
@@ -223,6 +242,7 @@ def test_transpose_t_view_size_max_min_match_torch():
     np.testing.assert_array_equal(np_(m.transpose(0, 1)), tnp(torch.tensor(a[0]).transpose(0, 1)))
     np.testing.assert_array_equal(np_(m.t()), a[0].T)
     assert x.view(6, 4).shape == tuple(tx.view(6, 4).shape) and x.view(-1).shape == (24,)
+    np.testing.assert_array_equal(np_(x[:, :1].expand(-1, 3, -1)), tnp(tx[:, :1].expand(-1, 3, -1)))
     assert x.size() == tx.size() and x.size(1) == tx.size(1) == 3 and x.size(-1) == 4
     for dim in (0, 1, -1):
         v, i = x.max(dim)
@@ -572,13 +592,8 @@ def test_pytorch_quickstart_prints_the_same_kind_of_numbers_as_torch(tmp_path, m
 
 
 def _mnist():
-    import os
-    from pathlib import Path
-    root = Path(os.environ.get("TINYGRAD_LITE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    try:
-        return tl.datasets.load_mnist(root=root)
-    except Exception as e:                       # (absent files: skip, saying where we looked)
-        pytest.skip(f"MNIST not found under {root}: {type(e).__name__}: {e}")
+    from conftest import needs_mnist             # found where tl.datasets finds it; skips, saying where it looked
+    return tl.datasets.load_mnist(root=needs_mnist(), download=False)
 
 
 def test_the_books_manual_update_loops_train_to_its_accuracy():

@@ -3,7 +3,8 @@
 What runs (each fenced block of README.md, found wherever it sits):
 
 * ```bash / ```sh / ```shell / ```console blocks: each line (``cmd && cmd`` split), in a scratch folder with the
-  repository's files named by absolute path. ``pip install -e ".[a,b]"`` is not run (it would change the
+  repository's files named by absolute path, and this repository's scripts on the same MNIST slice as the python
+  blocks (``SLICE_WRAPPER``). ``pip install -e ".[a,b]"`` is not run (it would change the
   environment under the test run): the extras it names must exist in pyproject.toml. ``python -m pytest`` is
   this very run. ``python SCRIPT ...``: run to exit status 0 with no traceback, with the flags of ``SHORTER``
   appended for a script a full run of which is long (argparse keeps the last value of a flag).
@@ -52,6 +53,20 @@ SHORTER = {
     "benchmarks/mnist_mlp.py": ["--epochs", "1", "--configs", "1", "--no-torch"],
 }
 TIMEOUT = 300
+# A README command that runs a script of this repository runs it under this wrapper: tl.datasets.load_mnist cut to
+# the first 2,000 training and 1,000 test images (the test set is what --limit leaves whole), the script's own
+# argv and exit status kept. The same slice as the python blocks get.
+SLICE_WRAPPER = """\
+import runpy, sys
+import tinygrad_lite as tl
+_load_mnist = tl.datasets.load_mnist
+def load_mnist(*args, **kwargs):
+    (x, t), (xt, tt) = _load_mnist(*args, **kwargs)
+    return (x[:2000], t[:2000]), (xt[:1000], tt[:1000])
+tl.datasets.load_mnist = load_mnist
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 # Programs a README command may name that a test must not start; the block's other commands still run, and the
 # test then skips, naming what it left out and why.
 NOT_RUN = {"tensorboard": "starts a server that runs until stopped (look at it on http://localhost:6006)"}
@@ -146,20 +161,30 @@ def run_command(cmd, tmp):
                     f"its block with <!-- readme-test: skip (why) --> above the fence, or teach tests/test_readme.py "
                     f"to run it")
     args = []
-    for w in cmd:
+    for i, w in enumerate(cmd):
         path = REPO / w
-        args.append(sys.executable if w in ("python", "python3") else
-                    str(path) if not w.startswith("-") and "/" in w and path.exists() else w)
+        if w in ("python", "python3"):
+            args.append(sys.executable)
+            if i + 1 < len(cmd) and cmd[i + 1].endswith(".py") and (REPO / cmd[i + 1]).is_file():
+                args += ["-c", SLICE_WRAPPER]          # one of ours: on the MNIST slice
+        else:
+            args.append(str(path) if not w.startswith("-") and "/" in w and path.exists() else w)
     for script in (w for w in cmd if w in SHORTER):
         args += SHORTER[script]
-    if any(w in ("examples/mnist.py", "examples/predict.py", "scripts/reproduce.py") for w in cmd):
+    dataset = cmd[cmd.index("--dataset") + 1] if "--dataset" in cmd[:-1] else "mnist"
+    if dataset == "digits":
+        pytest.importorskip("sklearn", reason=f"README command needs scikit-learn (pip install scikit-learn): "
+                                              f"{' '.join(cmd)}")
+    elif dataset == "fashion-mnist" and tl.datasets.locate("fashion-mnist") is None:
+        pytest.skip(f"Fashion-MNIST data not found (apt-get install -y dataset-fashion-mnist): {' '.join(cmd)}")
+    elif any(w in ("examples/mnist.py", "examples/predict.py", "scripts/reproduce.py") for w in cmd):
         needs_mnist()
     env = {**os.environ, "MPLBACKEND": "Agg"}
     if MNIST_DIR is not None:
         env["TINYGRAD_LITE_DATA"] = str(mnist_home())
     p = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert p.returncode == 0 and "Traceback" not in p.stderr, \
-        f"README command {' '.join(cmd)} (run as {' '.join(args)}) exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        f"README command {' '.join(cmd)} (run as {' '.join(a for a in args if a != SLICE_WRAPPER)}) exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
     return p.stdout
 
 

@@ -20,12 +20,12 @@ import pytest
 
 import tinygrad_lite as tl
 
+from conftest import needs_mnist
 from test_vision import write_idx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PORT = REPO_ROOT / "examples" / "seed_pytorch_port.py"
 ORIGINAL = Path(__file__).resolve().parent / "seed_torch_original.py"
-DATA_ROOT = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO_ROOT.parent / "shared" / "datasets")
 N_TRAIN = int(os.environ.get("TL_SEED_TRAIN", "2000"))
 N_TEST = int(os.environ.get("TL_SEED_TEST", "500"))
 EPOCHS = 10                                   # the program's own `epoch = 10`
@@ -85,10 +85,7 @@ def test_port_differs_from_the_original_only_in_imports():
 @pytest.fixture(scope="module")
 def mnist_slice(tmp_path_factory):
     """The first N_TRAIN / N_TEST real MNIST examples as IDX files in <tmp>/mnist."""
-    try:
-        (xtr, ytr), (xte, yte) = (tl.datasets.mnist(root=DATA_ROOT, train=t, download=False) for t in (True, False))
-    except tl.datasets.DatasetError as e:
-        pytest.skip(f"MNIST not found (set TINYGRAD_LITE_DATA to a folder containing mnist/): {e}")
+    (xtr, ytr), (xte, yte) = (tl.datasets.mnist(root=needs_mnist(), train=t, download=False) for t in (True, False))
     root = tmp_path_factory.mktemp("mnist_slice")
     (root / "mnist").mkdir()
     for prefix, x, y, n in (("train", xtr, ytr, N_TRAIN), ("t10k", xte, yte, N_TEST)):

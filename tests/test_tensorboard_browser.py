@@ -95,15 +95,18 @@ def test_tensorboard_lists_the_run_and_its_scalars(server):
 def test_chromium_shows_the_run_and_tags_and_screenshots_the_scalars_page(chromium, server, tmp_path):
     browser = chromium
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-webgl", "--disable-dev-shm-usage",
-             "--hide-scrollbars", "--no-first-run", "--window-size=1280,900", "--virtual-time-budget=15000",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*flags, "--dump-dom", f"{server}/#timeseries"], capture_output=True, text=True,
-                         timeout=120).stdout
+             "--hide-scrollbars", "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"]
+    for budget in (15000, 40000):              # a busy machine may need longer to render: one retry
+        dom = subprocess.run([*flags, f"--virtual-time-budget={budget}", "--dump-dom", f"{server}/#timeseries"],
+                             capture_output=True, text=True, timeout=150).stdout
+        if RUN in dom and all(tag in dom for tag in TAGS):
+            break
     assert RUN in dom, "the rendered TensorBoard page does not name the run"
     for tag in TAGS:
         assert tag in dom, f"the rendered TensorBoard page does not name the tag {tag}"
     png = tmp_path / "tensorboard_scalars.png"
-    subprocess.run([*flags, f"--screenshot={png}", f"{server}/#scalars"], capture_output=True, timeout=120)
+    subprocess.run([*flags, "--virtual-time-budget=15000", f"--screenshot={png}", f"{server}/#scalars"],
+                   capture_output=True, timeout=150)
     assert png.is_file(), "Chromium wrote no screenshot"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     from PIL import Image

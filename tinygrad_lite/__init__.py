@@ -13,7 +13,8 @@ import numpy as _np
 from .backend import DeviceError, DtypeError, Generator, gpu_available, manual_seed, synchronize
 from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Size, Tensor, cat, concatenate, linear, matmul, maximum, minimum, result_type, stack, where
-from .factories import arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .factories import (arange, as_tensor, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros,
+                        zeros_like)
 from .gradcheck import GradcheckError, NondifferentiableError, gradcheck, gradgradcheck
 from . import backend
 
@@ -141,7 +142,7 @@ from .reductions import prod, std_mean, var_mean  # noqa: E402
 
 _LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
-         "threads": ".threads", "utils": ".utils", "vision": ".vision"}
+         "distributed": ".distributed", "threads": ".threads", "utils": ".utils", "vision": ".vision"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",
                "load_checkpoint": ".serialization", "CheckpointError": ".serialization",
                "summary": ".viz", "to_dot": ".viz", "DataLoader": ".data", "TinyJit": ".capture", "jit": ".capture",

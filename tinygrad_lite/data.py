@@ -91,11 +91,17 @@ class DataLoader:
     - without `seed`, as in PyTorch, each pass draws its order from tl's CPU generator
       (`tl.manual_seed`): a checkpoint saves that generator's state, so a run resumed with
       `tl.load_checkpoint` sees the same batches too (`set_epoch` is then not needed).
+    - with `sampler` (e.g. `DistributedSampler`, or any iterable of indices with a length), the
+      loader takes the examples in the order the sampler yields them; `set_epoch` is passed on to it.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device=None, sampler=None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler orders the "
+                             "examples; e.g. DistributedSampler(dataset, shuffle=True))")
+        self.sampler = sampler
         self.device = backend.canonical_device(device) if device is not None else None
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.seed = seed
@@ -125,6 +131,9 @@ class DataLoader:
             self.n = lengths.pop()
         else:
             self.n = len(dataset)
+        if sampler is not None and getattr(sampler, "dataset_len", self.n) != self.n:
+            raise ValueError(f"DataLoader: the sampler was made for {sampler.dataset_len} examples, "
+                             f"the dataset has {self.n}")
 
     def _place(self, a):
         arr = a.data if isinstance(a, Tensor) else a
@@ -135,15 +144,22 @@ class DataLoader:
         return arr
 
     def __len__(self):
+        n = self.n if self.sampler is None else len(self.sampler)
         if self.drop_last:
-            return self.n // self.batch_size
-        return -(-self.n // self.batch_size)
+            return n // self.batch_size
+        return -(-n // self.batch_size)
 
     def set_epoch(self, epoch):
-        """Choose which epoch's shuffle the next iteration uses (for resuming)."""
+        """Choose which epoch's shuffle the next iteration uses (for resuming); passed on to the sampler."""
         self.epoch = int(epoch)
+        if self.sampler is not None and hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
 
     def _order(self):
+        if self.sampler is not None:              # the indices it yields, in its order (e.g. a rank's shard)
+            if isinstance(self.sampler, DistributedSampler):
+                return self.sampler.indices()
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         if not self.shuffle:
             return None
         if self.seed is None:                     # PyTorch's way: the global generator, state in checkpoints
@@ -153,7 +169,7 @@ class DataLoader:
     def __iter__(self):
         order = self._order()
         self.epoch += 1
-        bs, n = self.batch_size, self.n
+        bs, n = self.batch_size, self.n if order is None else len(order)
         stop = n - n % bs if self.drop_last else n
         if self.arrays is not None and order is not None and self.arrays[0].__class__ is not np.ndarray:
             order = backend.to_device(order, backend.device_of(self.arrays[0]))   # indices live beside the data
@@ -201,3 +217,75 @@ def _np(x):
 
 def _is_arraylike(a):
     return isinstance(a, (Tensor, np.ndarray)) or backend.is_array(a)
+
+
+class DistributedSampler:
+    """PyTorch's DistributedSampler: this rank's shard of the dataset's indices, a new shuffle each epoch.
+
+    Each epoch the indices 0..n-1 are shuffled (shuffle=True) by `default_rng([seed, epoch])`, the
+    same order on every rank, then padded or cut to a multiple of the world size by PyTorch's rule and
+    dealt out round-robin: rank r gets positions r, r + R, r + 2R, ... So the shards are disjoint and
+    cover the dataset, and all have `len(sampler)` indices:
+    - drop_last=False: ceil(n / R) each; the list is padded by repeating its first indices (so a few
+      examples are seen twice an epoch);
+    - drop_last=True: floor(n / R) each; the last n % R indices are dropped.
+    Call `set_epoch(e)` before each epoch (`fit` and `DataLoader.set_epoch` do it), or every epoch
+    reuses the same shuffle. Without shuffle the order is PyTorch's exactly; with it the permutation
+    comes from NumPy rather than torch.randperm, so the indices differ from PyTorch's (the rule is the same).
+
+        sampler = tl.data.DistributedSampler(X_train)          # num_replicas/rank from tl.distributed
+        loader = tl.data.DataLoader((X_train, y_train), batch_size=32, sampler=sampler)
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        if num_replicas is None or rank is None:
+            from . import distributed
+            num_replicas = distributed.world_size() if num_replicas is None else num_replicas
+            rank = distributed.rank() if rank is None else rank
+        if not isinstance(num_replicas, int) or num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be a positive int, got {num_replicas!r}")
+        if not isinstance(rank, int) or not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: invalid rank {rank!r}, it should be in [0, {num_replicas - 1}]")
+        if isinstance(dataset, int):
+            n = dataset
+        elif isinstance(dataset, TensorDataset) or (isinstance(dataset, tuple) and dataset):
+            n = len(dataset.tensors[0] if isinstance(dataset, TensorDataset) else dataset[0])
+        else:
+            n = len(dataset)
+        self.dataset_len, self.num_replicas, self.rank = int(n), num_replicas, rank
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.epoch = 0
+        if drop_last and n % num_replicas:
+            self.num_samples = -(-(n - num_replicas) // num_replicas)     # PyTorch: ceil((n - R) / R)
+        else:
+            self.num_samples = -(-n // num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """Choose the epoch whose shuffle the next iteration uses (call it before each epoch)."""
+        self.epoch = int(epoch)
+
+    def indices(self):
+        """This rank's indices for the current epoch, as an int64 array."""
+        n = self.dataset_len
+        order = (np.random.default_rng([self.seed, self.epoch]).permutation(n) if self.shuffle
+                 else np.arange(n, dtype=np.int64))
+        if not self.drop_last:
+            pad = self.total_size - n
+            if pad > 0:
+                order = np.concatenate([order, np.tile(order, -(-pad // max(n, 1)))[:pad]])
+        else:
+            order = order[:self.total_size]
+        return order[self.rank:self.total_size:self.num_replicas].astype(np.int64, copy=False)
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "seed": self.seed}
+
+    def load_state_dict(self, state):
+        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])

@@ -115,3 +115,12 @@ def randint(*args, size=None, dtype=None, device=None, requires_grad=False):
     dtype = np.dtype(dtype or np.int64)
     arr = backend.rng(dev).integers(low, high, size=tuple(int(s) for s in size), dtype=np.int64)
     return _wrap(arr.astype(dtype, copy=False), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """PyTorch's torch.as_tensor: a Tensor sharing `data`'s memory where it can (an array of the dtype, on the
+    device; a Tensor is returned as it is), else a new one."""
+    if isinstance(data, Tensor):
+        out = data if device is None else data.to(device)
+        return out if dtype is None else out.astype(dtype)
+    return Tensor._wrap(data, device=device, dtype=dtype)

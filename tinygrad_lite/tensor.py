@@ -17,6 +17,7 @@ from . import reductions as R
 from .backend import DeviceError, DtypeError, device_of, xp_of
 
 _new = object.__new__
+_post_backward_hooks = []   # callables run after every successful backward() (tl.distributed registers here)
 
 # PyTorch's torch.return_types: `values, indices = x.max(1)`
 max_result = namedtuple("max", ["values", "indices"])
@@ -266,6 +267,10 @@ class Tensor:
         if self._ctx is None and self.requires_grad:
             raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation "
                                f"(shape {self.shape}); update parameters inside `with tl.no_grad():` as optimizers do")
+        if _view_of_leaf(self):
+            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an in-place "
+                               f"operation (shape {self.shape}); change the leaf inside `with tl.no_grad():`, or "
+                               f".clone() the view first")
         prev = self._ctx
         old = Tensor._make(self._data.copy(), self.requires_grad, prev)    # self's value before, for the new node
         if prev is not None and not (prev.needs_output or prev.saves_output):
@@ -299,6 +304,8 @@ class Tensor:
     def sub_(self, other, alpha=1):
         return self._inplace("sub_", other if alpha == 1 else other * alpha, np.subtract, "__sub__")
 
+    def __ipow__(self, other): return self._inplace("pow_", other, np.power, "__pow__")
+    def pow_(self, other): return self._inplace("pow_", other, np.power, "__pow__")
     def mul_(self, other): return self._inplace("mul_", other, np.multiply, "__mul__")
     def div_(self, other): return self._inplace("div_", other, np.true_divide, "__truediv__")
 
@@ -469,6 +476,8 @@ class Tensor:
                 _run_backward(self, gradient, retain_graph)
         finally:
             function._grad_enabled.reset(token)
+        for hook in _post_backward_hooks:    # e.g. tl.distributed's gradient all-reduce; empty otherwise
+            hook()
 
     # -------------------------------------------------------------- operators
     def _binary(self, other, op, scalar_op, name, true_div=False):
@@ -819,6 +828,9 @@ class Tensor:
 
     def expand(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        if -1 in shape:                       # PyTorch: -1 keeps that dim's size
+            lead = len(shape) - self.ndim
+            shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
         if shape == self.shape:
             return self
         return O.Expand.apply(self, shape=shape)
@@ -982,6 +994,19 @@ def _broadcastable(a, b):
         return False
 
 
+def _view_of_leaf(t):
+    """True when t's memory is, through view ops (reshape, transpose, basic indexing), a leaf's that requires grad."""
+    base, ctx = function._base(t._data), t._ctx
+    while ctx is not None and type(ctx) in (O.Reshape, O.Transpose, O.GetItem):
+        inp = ctx.inputs[0]
+        if function._base(inp._data) is not base:
+            return False
+        if inp._ctx is None:
+            return inp.requires_grad
+        ctx = inp._ctx
+    return False
+
+
 def _copy_into(t, src):
     """src broadcast to t's shape and cast to t's dtype, in the graph w.r.t. src (t's old value gets no gradient)."""
     s = _as_tensor_like(src, t)
@@ -1034,13 +1059,14 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias in one node (PyTorch's F.linear)."""
-    if type(x._data) is not type(weight._data):
+    xd, wd = x._data, weight._data
+    if type(xd) is not type(wd):
         _check_same_device("linear", x, weight)
-    if x._data.dtype != weight._data.dtype or (bias is not None and bias._data.dtype != weight._data.dtype):
+    if xd.dtype != wd.dtype or (bias is not None and bias._data.dtype != wd.dtype):
         raise DtypeError(f"linear: input and weight must have the same dtype, but got input {x.dtype} and weight "
                          f"{weight.dtype}{'' if bias is None else f' (bias {bias.dtype})'}; cast the input "
                          f"(x.float()) or the layer (.to(dtype) / .double())")
-    if x.shape[-1] != weight.shape[-1]:
+    if xd.shape[-1] != wd.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1]} features, "
                          f"weight of shape {weight.shape} expects {weight.shape[-1]}")
     if bias is None:

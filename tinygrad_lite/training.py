@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import backend
+from . import backend, distributed
 from .function import no_grad
 from .nn import functional as F
 from .tensor import Tensor
@@ -60,13 +60,23 @@ def _as_array(a, device):
     return a if backend.device_of(a) == device else backend.to_device(a, device)
 
 
-def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy):
+def _distributed(model):
+    """True when `model` is a tl.distributed.DistributedDataParallel in a job of several ranks."""
+    return isinstance(model, distributed.DistributedDataParallel) and distributed.world_size() > 1
+
+
+def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy, distributed_eval=None):
     """Loss and accuracy of `model` on (X, y), in batches, under no_grad and in eval mode.
 
     X and y are arrays or Tensors (moved to the model's device once). Returns a dict:
     `loss` (mean over the examples; the loss_fn's batch mean weighted by batch size),
     `accuracy` (fraction right, see `count_correct`) and `predictions` (NumPy int64 (N,)).
     The model's train/eval mode is restored afterwards.
+
+    Across ranks (`distributed_eval`; by default when `model` is a `tl.distributed.DistributedDataParallel`
+    in a job of several ranks): every rank passes the same full (X, y), evaluates its contiguous 1/R
+    of it, and the sums are all-reduced and the predictions gathered, so every rank returns the
+    metrics of the whole set, as one process would (up to float summation order).
     """
     if batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be positive, got {batch_size}")
@@ -75,6 +85,19 @@ def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy):
     n = len(X)
     if len(y) != n:
         raise ValueError(f"evaluate: X has {n} examples but y has {len(y)}")
+    if distributed_eval is None:
+        distributed_eval = _distributed(model)
+    if distributed_eval and distributed.world_size() > 1:
+        r, size = distributed.rank(), distributed.world_size()
+        lo, hi = n * r // size, n * (r + 1) // size
+        part = evaluate(model, X[lo:hi], y[lo:hi], batch_size, loss_fn, distributed_eval=False)
+        sums = np.array([part["loss"] * (hi - lo) if hi > lo else 0.0,
+                         round(part["accuracy"] * (hi - lo)) if hi > lo else 0.0], dtype=np.float64)
+        distributed.all_reduce(sums, "sum", check=False)
+        predictions = distributed._all_gather_v(distributed._w(), part["predictions"])
+        if n == 0:
+            return {"loss": float("nan"), "accuracy": float("nan"), "predictions": predictions}
+        return {"loss": float(sums[0]) / n, "accuracy": int(sums[1]) / n, "predictions": predictions}
     was_training = model.training
     model.eval()
     xp = backend.xp_of(X)
@@ -139,6 +162,9 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
         train_loader.set_epoch(start_epoch)
     if scheduler is not None:
         scheduler.step(start_epoch)
+    dist = _distributed(model)
+    if dist and not distributed.is_main():
+        progress = False                          # one progress bar: rank 0's
     tqdm = None
     if progress:
         try:
@@ -159,6 +185,8 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
     for epoch in range(start_epoch, epochs):
         if max_steps is not None and step >= max_steps:
             break
+        if epoch > start_epoch and hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch)         # a DistributedSampler reshuffles only when told the epoch
         model.train()
         loss_sum = xp.zeros((), dtype=np.float64)
         correct = xp.zeros((), dtype=np.int64)
@@ -189,6 +217,10 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
         seconds = time.perf_counter() - t0
         if bar is not None:
             bar.close()
+        if dist:                                  # the epoch's numbers over every rank's examples
+            sums = np.array([float(loss_sum), int(correct), seen], dtype=np.float64)
+            distributed.all_reduce(sums, "sum", check=False)
+            loss_sum, correct, seen = sums[0], int(sums[1]), int(sums[2])
         row = {"epoch": epoch + 1, "steps": step,
                "train_loss": float(loss_sum) / seen if seen else float("nan"),
                "train_acc": int(correct) / seen if seen else float("nan"),
@@ -200,7 +232,10 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
         if scheduler is not None:
             scheduler.step()
         if checkpoint is not None:
-            from .serialization import save_checkpoint
+            if isinstance(model, distributed.DistributedDataParallel):   # rank 0 writes the module and
+                from .distributed import save_checkpoint                  # every rank's RNG state
+            else:
+                from .serialization import save_checkpoint
             save_checkpoint(checkpoint, model, optimizer, epoch=epoch + 1, history=history,
                             **(checkpoint_extra or {}))
         if on_epoch_end is not None and on_epoch_end(row):

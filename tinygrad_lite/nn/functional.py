@@ -245,8 +245,6 @@ def _class_labels(t, x, op, ignore_index):
                 ignore = mask
                 t = backend.xp_of(t).where(mask, 0, t)
                 lo, hi = int(t.min()), int(t.max())
-                if ignore.all():
-                    lo = hi = 0
         if lo < 0 or hi >= c:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{op}: label {bad} is outside [0, {c}) for input of shape {x.shape} (and is not "

@@ -1,0 +1,586 @@
+"""tl.distributed: data-parallel training across processes, over MPI (mpi4py) on the CPU and NCCL (CuPy) on GPUs.
+
+The way ChainerMN did it for Chainer: start N copies of the script with `mpiexec -n N python train.py`;
+each process (a *rank*) holds a replica of the model, trains on its shard of every batch, and the
+gradients are all-reduced (summed, then divided by N) before each optimizer step, so the replicas stay
+identical.
+
+    import tinygrad_lite as tl
+    dist = tl.distributed
+    dist.init()                                            # MPI under mpiexec, else one process
+    model = dist.DistributedDataParallel(build_model())    # rank 0's weights on every rank
+    sampler = tl.data.DistributedSampler(dataset)          # this rank's shard of each epoch
+    loader = tl.data.DataLoader(dataset, batch_size=64 // dist.world_size(), sampler=sampler)
+
+Without mpiexec (or without mpi4py) everything works in one process: world size 1, collectives
+are no-ops. mpi4py is imported only under mpiexec, never by `import tinygrad_lite`. Install it with
+the `mpi` extra: `pip install -e ".[mpi]"` (mpi4py and the MPICH wheel).
+
+Collectives on CPU arrays go through mpi4py's buffer interface (the uppercase methods: no
+pickling); GPU arrays go through NCCL (`cupy.cuda.nccl`), the communicator's unique id broadcast
+over MPI, all-reducing device memory in place without host copies. Each public collective first
+exchanges the (shape, dtype, device) of its argument, so a mismatch between ranks raises the same
+clear error on every rank instead of hanging or corrupting memory.
+
+An uncaught exception on any rank aborts the whole job (`MPI.COMM_WORLD.Abort`) after printing that
+rank's traceback, so no other rank waits forever in a collective.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import weakref
+
+import numpy as np
+
+from . import backend
+from .backend import DeviceError
+from .function import is_grad_enabled
+from .nn.modules import Module
+from .tensor import Tensor, _post_backward_hooks
+
+__all__ = ["init", "is_initialized", "rank", "world_size", "local_rank", "is_main", "barrier", "all_reduce",
+           "broadcast", "all_gather", "ReduceOp", "DistributedDataParallel", "DistributedError",
+           "get_rank", "get_world_size", "save_checkpoint", "load_checkpoint", "rng_states"]
+
+MPI_EXTRA = 'pip install -e ".[mpi]"  (or: pip install mpi4py mpich)'
+# Environment variables that MPI launchers set in the processes they start (MPICH/Hydra, Open MPI, PMIx, Slurm's PMI).
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
+                  "MPI_LOCALNRANKS", "MV2_COMM_WORLD_SIZE")
+
+
+class DistributedError(RuntimeError):
+    """Ranks that disagree (shapes, dtypes, devices, models), or a missing MPI."""
+
+
+class ReduceOp:
+    """PyTorch's names for the reductions: all_reduce(t, op=ReduceOp.SUM) is all_reduce(t, op="sum")."""
+    SUM, AVG, MAX, MIN = "sum", "mean", "max", "min"
+
+
+_OPS = ("sum", "mean", "max", "min")
+
+
+class _World:
+    """The process group: an MPI communicator (or None for one process) and, lazily, a NCCL one."""
+
+    def __init__(self, comm, mpi):
+        self.comm, self.MPI = comm, mpi
+        self.rank = comm.Get_rank() if comm is not None else 0
+        self.size = comm.Get_size() if comm is not None else 1
+        self.local_rank = 0
+        self.nccl = None
+        if comm is not None:
+            node = comm.Split_type(mpi.COMM_TYPE_SHARED, key=self.rank)
+            self.local_rank = node.Get_rank()
+            node.Free()
+
+
+_world: _World | None = None
+
+
+def _launched_by_mpi() -> bool:
+    return any(v in os.environ for v in _LAUNCHER_VARS)
+
+
+def _import_mpi(why):
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise DistributedError(f"tl.distributed: {why}, but mpi4py cannot be imported ({e}); install the mpi "
+                               f"extra: {MPI_EXTRA}") from None
+    return MPI
+
+
+def init(backend_name: str = "auto"):
+    """Join the job and return its world size. Idempotent; every other function calls it on first use.
+
+    backend_name: "auto" (MPI when this process was started by mpiexec/mpirun/srun, else one process),
+    "mpi" (always MPI; mpi4py must be installed) or "none" (one process even under mpiexec).
+    Under MPI, an uncaught exception on any rank aborts the whole job (see module docstring), and on a
+    machine with GPUs each rank uses GPU `local_rank % device_count` (as ChainerMN's intra-rank device).
+    """
+    global _world
+    if _world is not None:
+        return _world.size
+    if backend_name not in ("auto", "mpi", "none"):
+        raise ValueError(f"tl.distributed.init: backend_name must be 'auto', 'mpi' or 'none', got {backend_name!r}")
+    if backend_name == "none" or (backend_name == "auto" and not _launched_by_mpi()):
+        _world = _World(None, None)
+        return 1
+    launcher = {v: os.environ[v] for v in _LAUNCHER_VARS if v in os.environ}
+    why = (f"this process was started by an MPI launcher ({', '.join(f'{k}={v}' for k, v in launcher.items())})"
+           if launcher else "backend 'mpi' was asked for")
+    MPI = _import_mpi(why)
+    _world = _World(MPI.COMM_WORLD, MPI)
+    if _world.size > 1:
+        _install_abort_hook(_world)
+        _pick_gpu(_world)
+    return _world.size
+
+
+def _pick_gpu(w):
+    """One GPU per rank on a node (only where CuPy is installed; it is not imported otherwise)."""
+    import importlib.util
+    if importlib.util.find_spec("cupy") is None:
+        return
+    cp = backend._load_cupy()
+    if cp is not None:
+        cp.cuda.Device(w.local_rank % cp.cuda.runtime.getDeviceCount()).use()
+
+
+def _install_abort_hook(w):
+    """ChainerMN's fail-fast: print this rank's traceback, then abort every rank (exit status 1)."""
+    previous = sys.excepthook
+
+    def abort_on_error(kind, value, tb):
+        try:
+            sys.stderr.write(f"tl.distributed: rank {w.rank} of {w.size} raised an uncaught exception; "
+                             f"aborting all ranks (MPI.COMM_WORLD.Abort)\n")
+            previous(kind, value, tb)
+            sys.stderr.flush()
+            sys.stdout.flush()
+        finally:
+            w.MPI.COMM_WORLD.Abort(1)
+
+    sys.excepthook = abort_on_error
+
+
+def _w() -> _World:
+    if _world is None:
+        init()
+    return _world
+
+
+def is_initialized() -> bool:
+    return _world is not None
+
+
+def rank() -> int:
+    """This process's rank, 0 .. world_size() - 1 (0 in a single process)."""
+    return _w().rank
+
+
+def world_size() -> int:
+    """The number of processes in the job (1 without mpiexec)."""
+    return _w().size
+
+
+def local_rank() -> int:
+    """This process's rank among those on the same machine (its GPU index)."""
+    return _w().local_rank
+
+
+def is_main() -> bool:
+    """True on rank 0: the rank that prints, plots and writes checkpoints."""
+    return _w().rank == 0
+
+
+get_rank, get_world_size = rank, world_size     # PyTorch's names
+
+
+def barrier():
+    """Wait until every rank gets here."""
+    w = _w()
+    if w.comm is not None:
+        w.comm.Barrier()
+
+
+# ---------------------------------------------------------------- collectives
+def _array_of(x, name):
+    arr = x.data if isinstance(x, Tensor) else x
+    if not backend.is_array(arr):
+        raise TypeError(f"tl.distributed.{name}: expected a Tensor or an array, got {type(x).__name__}")
+    return arr
+
+
+def _agree(w, name, arr):
+    """Exchange (shape, dtype, device) and raise the same clear error on every rank when they differ."""
+    mine = (tuple(arr.shape), np.dtype(arr.dtype).str, backend.device_of(arr))
+    everyone = w.comm.allgather(mine)            # a few bytes of metadata; the data never go through pickle
+    if all(e == mine for e in everyone):
+        return
+    listing = "; ".join(f"rank {r}: shape {e[0]}, dtype {np.dtype(e[1])}, device {e[2]}" for r, e in enumerate(everyone))
+    if len({e[2] for e in everyone}) > 1:
+        raise DeviceError(f"tl.distributed.{name}: the ranks hold their tensors on different devices ({listing}); "
+                          "every rank must use the same device")
+    raise DistributedError(f"tl.distributed.{name}: the tensor differs between ranks ({listing}); "
+                           "every rank must pass the same shape and dtype")
+
+
+def _mpi_op(w, op, name):
+    if op not in _OPS:
+        raise ValueError(f"tl.distributed.{name}: op must be one of {', '.join(map(repr, _OPS))}, got {op!r}")
+    return {"sum": w.MPI.SUM, "mean": w.MPI.SUM, "max": w.MPI.MAX, "min": w.MPI.MIN}[op]
+
+
+def _contiguous(arr):
+    return arr if arr.flags.c_contiguous else backend.xp_of(arr).ascontiguousarray(arr)
+
+
+def all_reduce(tensor, op: str = "sum", check: bool = True):
+    """Reduce `tensor` (a Tensor or array) over all ranks, in place, and return it.
+
+    op: "sum", "mean" (the sum divided by world_size; floating dtypes only), "max" or "min"
+    (tl.distributed.ReduceOp names them as PyTorch does). check=False skips the exchange of
+    shapes/dtypes/devices that guards against mismatched ranks (one small message).
+    """
+    w = _w()
+    arr = _array_of(tensor, "all_reduce")
+    if op not in _OPS:
+        raise ValueError(f"tl.distributed.all_reduce: op must be one of {', '.join(map(repr, _OPS))}, got {op!r}")
+    if op == "mean" and np.dtype(arr.dtype).kind not in "fc":
+        raise TypeError(f"tl.distributed.all_reduce: op='mean' needs a floating dtype, got {arr.dtype}; "
+                        "use op='sum' and divide")
+    if w.comm is None:
+        return tensor
+    if check:
+        _agree(w, "all_reduce", arr)
+    if backend.device_of(arr) == "gpu":
+        _nccl(w).all_reduce(arr, op)
+    else:
+        buf = _contiguous(arr)
+        w.comm.Allreduce(w.MPI.IN_PLACE, buf, op=_mpi_op(w, op, "all_reduce"))
+        if op == "mean":
+            buf /= w.size
+        if buf is not arr:
+            arr[...] = buf
+    return tensor
+
+
+def broadcast(tensor, src: int = 0, check: bool = True):
+    """Overwrite `tensor` (a Tensor or array) on every rank with rank `src`'s values, in place; returns it."""
+    w = _w()
+    arr = _array_of(tensor, "broadcast")
+    if not 0 <= src < w.size:
+        raise ValueError(f"tl.distributed.broadcast: src {src} is not a rank of this world of {w.size}")
+    if w.comm is None:
+        return tensor
+    if check:
+        _agree(w, "broadcast", arr)
+    if backend.device_of(arr) == "gpu":
+        _nccl(w).broadcast(arr, src)
+    else:
+        buf = _contiguous(arr)
+        w.comm.Bcast(buf, root=src)
+        if buf is not arr:
+            arr[...] = buf
+    return tensor
+
+
+def all_gather(*args, check: bool = True):
+    """Every rank's `tensor`, in rank order, on every rank.
+
+    all_gather(tensor) returns a list of world_size Tensors (arrays for an array argument);
+    all_gather(tensor_list, tensor) fills `tensor_list` in place, as PyTorch's does. The tensors must
+    have the same shape and dtype on every rank.
+    """
+    if len(args) == 1:
+        out_list, tensor = None, args[0]
+    elif len(args) == 2:
+        out_list, tensor = args
+    else:
+        raise TypeError("tl.distributed.all_gather(tensor) or all_gather(tensor_list, tensor)")
+    w = _w()
+    arr = _array_of(tensor, "all_gather")
+    if w.comm is not None and check:
+        _agree(w, "all_gather", arr)
+    xp = backend.xp_of(arr)
+    gathered = xp.empty((w.size,) + tuple(arr.shape), dtype=arr.dtype)
+    if w.comm is None:
+        gathered[0] = arr
+    elif backend.device_of(arr) == "gpu":
+        _nccl(w).all_gather(_contiguous(arr), gathered)
+    else:
+        w.comm.Allgather(_contiguous(arr), gathered)
+    parts = [gathered[r] for r in range(w.size)]
+    if isinstance(tensor, Tensor):
+        parts = [Tensor._make(p, False, None) for p in parts]
+    if out_list is None:
+        return parts
+    if len(out_list) != w.size:
+        raise ValueError(f"tl.distributed.all_gather: tensor_list has {len(out_list)} entries for {w.size} ranks")
+    for dst, src in zip(out_list, parts):
+        _array_of(dst, "all_gather")[...] = _array_of(src, "all_gather")
+    return out_list
+
+
+def _all_gather_v(w, arr):
+    """Concatenate every rank's 1-D CPU array of any length, in rank order (for evaluate's predictions)."""
+    counts = np.array(w.comm.allgather(int(arr.size)), dtype=np.int64)
+    out = np.empty(int(counts.sum()), dtype=arr.dtype)
+    displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    from mpi4py.util.dtlib import from_numpy_dtype
+    w.comm.Allgatherv(np.ascontiguousarray(arr), [out, counts, displs, from_numpy_dtype(arr.dtype)])
+    return out
+
+
+# ---------------------------------------------------------------- NCCL (GPU)
+class _Nccl:
+    """A NCCL communicator over the MPI world: rank 0 draws the unique id, MPI broadcasts it (ChainerMN's way)."""
+
+    def __init__(self, w):
+        try:
+            from cupy.cuda import nccl
+        except ImportError as e:
+            raise DistributedError(f"tl.distributed: GPU tensors are reduced with NCCL, which this CuPy lacks ({e}); "
+                                   "install a CuPy wheel built with NCCL (cupy-cuda12x ships it)") from None
+        if not getattr(nccl, "available", True):
+            raise DistributedError("tl.distributed: GPU tensors are reduced with NCCL, which this CuPy lacks; "
+                                   "install a CuPy wheel built with NCCL (cupy-cuda12x ships it)")
+        self.nccl, self.cp = nccl, backend.cupy_module()
+        uid = np.zeros(128, dtype=np.int8)              # NCCL_UNIQUE_ID_BYTES
+        if w.rank == 0:
+            uid[:] = np.array(nccl.get_unique_id(), dtype=np.int64).astype(np.int8)
+        w.comm.Bcast(uid, root=0)
+        self.comm = nccl.NcclCommunicator(w.size, tuple(int(v) for v in uid), w.rank)
+        self.size = w.size
+        self.types = {np.dtype(k): getattr(nccl, v) for k, v in (
+            ("float16", "NCCL_FLOAT16"), ("float32", "NCCL_FLOAT32"), ("float64", "NCCL_FLOAT64"),
+            ("int32", "NCCL_INT32"), ("int64", "NCCL_INT64"), ("uint8", "NCCL_UINT8"), ("int8", "NCCL_INT8"))
+            if hasattr(nccl, v)}
+        self.ops = {"sum": nccl.NCCL_SUM, "mean": nccl.NCCL_SUM, "max": nccl.NCCL_MAX, "min": nccl.NCCL_MIN}
+
+    def _type(self, arr, name):
+        t = self.types.get(np.dtype(arr.dtype))
+        if t is None:
+            raise TypeError(f"tl.distributed.{name}: NCCL cannot reduce dtype {arr.dtype} "
+                            f"(supported: {', '.join(str(d) for d in self.types)})")
+        return t
+
+    def _stream(self):
+        return self.cp.cuda.get_current_stream().ptr
+
+    def all_reduce(self, arr, op):
+        buf = _contiguous(arr)
+        self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, self._type(buf, "all_reduce"), self.ops[op],
+                            self._stream())
+        if op == "mean":
+            buf /= self.size
+        if buf is not arr:
+            arr[...] = buf
+
+    def broadcast(self, arr, src):
+        buf = _contiguous(arr)
+        self.comm.bcast(buf.data.ptr, buf.size, self._type(buf, "broadcast"), src, self._stream())
+        if buf is not arr:
+            arr[...] = buf
+
+    def all_gather(self, arr, out):
+        self.comm.allGather(arr.data.ptr, out.data.ptr, arr.size, self._type(arr, "all_gather"), self._stream())
+
+
+def _nccl(w):
+    if w.nccl is None:
+        w.nccl = _Nccl(w)
+    return w.nccl
+
+
+# ---------------------------------------------------------------- data parallelism
+def _run_hook(ref):
+    ddp = ref()
+    if ddp is not None:
+        ddp._after_backward()
+
+
+class DistributedDataParallel(Module):
+    """PyTorch's DistributedDataParallel: a replica of `module` per rank, gradients averaged over the ranks.
+
+    At construction every rank checks that the replicas agree (names, shapes, dtypes, devices of the
+    parameters and buffers) and takes rank 0's parameters and buffers; with `broadcast_buffers` (the
+    default, as in PyTorch) rank 0's buffers (e.g. BatchNorm's running statistics) are broadcast again
+    before each training forward. After each backward() that follows a forward through
+    this wrapper, the gradients are summed over the ranks in flat buckets (`bucket_cap_mb` each: a few
+    large messages, not one per parameter) and divided by the world size, so every rank's optimizer
+    takes the same step. A parameter with no gradient on any rank keeps `grad=None`.
+
+        model = tl.distributed.DistributedDataParallel(net)
+        opt = tl.optim.Adam(model.parameters())
+        loss = F.cross_entropy(model(xb), yb); opt.zero_grad(); loss.backward(); opt.step()
+
+    `no_sync()` skips the reduction for gradient accumulation: backward passes of forwards run inside
+    it only accumulate locally; the first backward after it reduces the accumulated sum. The wrapper's
+    state_dict keys start with "module." as in PyTorch; `.module` is the wrapped model.
+    `comm_seconds` and `reductions` count the time spent in (and number of) gradient reductions.
+    """
+
+    def __init__(self, module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel: expected a tl.nn.Module, got {type(module).__name__}")
+        self.module = module
+        init()
+        w = _world
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        devices = sorted({backend.device_of(p.data) for _, p in named})
+        if len(devices) > 1:
+            raise DeviceError(f"DistributedDataParallel: the model's parameters are on several devices "
+                              f"({' and '.join(devices)}); move it to one with model.to(device)")
+        object.__setattr__(self, "_params", [p for _, p in named])
+        object.__setattr__(self, "_sync", True)
+        object.__setattr__(self, "_pending", False)
+        object.__setattr__(self, "comm_seconds", 0.0)
+        object.__setattr__(self, "reductions", 0)
+        object.__setattr__(self, "_broadcast_buffers", bool(broadcast_buffers) and bool(_buffers_of(module)))
+        if w.comm is not None:
+            layout = [(n, tuple(p.data.shape), p.data.dtype.str, backend.device_of(p.data))
+                      for n, p in list(module.named_parameters()) + list(_named_buffers(module))]
+            everyone = w.comm.allgather(layout)
+            for r, other in enumerate(everyone):
+                if other != layout:
+                    k = next(i for i in range(max(len(other), len(layout)))
+                             if i >= min(len(other), len(layout)) or other[i] != layout[i])
+                    there = other[k] if k < len(other) else "no such parameter"
+                    here = layout[k] if k < len(layout) else "no such parameter"
+                    raise DistributedError(
+                        f"DistributedDataParallel: rank {r}'s model differs from rank {w.rank}'s at parameter "
+                        f"{k}: {there} there, {here} here (name, shape, dtype, device); build the same model "
+                        "on every rank")
+            for t in [p for _, p in module.named_parameters()] + _buffers_of(module):
+                broadcast(t, 0, check=False)          # rank 0's weights and buffers everywhere
+        object.__setattr__(self, "_buckets", _plan_buckets(self._params, bucket_cap_mb))
+        hook = _tensor_hook(weakref.ref(self))
+        _post_backward_hooks.append(hook)
+        weakref.finalize(self, _remove_hook, hook)
+
+    def forward(self, *args, **kwargs):
+        if self._sync and is_grad_enabled():
+            object.__setattr__(self, "_pending", True)    # the next backward reduces the gradients
+            if self._broadcast_buffers and self.training and _world.comm is not None:
+                for b in _buffers_of(self.module):        # PyTorch's broadcast_buffers: rank 0's running stats
+                    broadcast(b, 0, check=False)
+        return self.module(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Accumulate gradients locally: backward passes of forwards run inside do not communicate."""
+        old = self._sync
+        object.__setattr__(self, "_sync", False)
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_sync", old)
+
+    def _after_backward(self):
+        if self._pending:
+            object.__setattr__(self, "_pending", False)
+            self.reduce_gradients()
+
+    def reduce_gradients(self):
+        """Average every parameter's .grad over the ranks now (done for you after backward)."""
+        w = _w()
+        if w.comm is None:
+            return
+        t0 = time.perf_counter()
+        params = self._params
+        have = np.fromiter((p.grad is not None for p in params), dtype=np.int8, count=len(params))
+        w.comm.Allreduce(w.MPI.IN_PLACE, have, op=w.MPI.MAX)   # a parameter with a grad on any rank
+        for idx, device, dtype, total in self._buckets:
+            xp = backend.xp_for(device)
+            flat = xp.empty(total, dtype=dtype)
+            off, views = 0, []
+            for i in idx:
+                p = params[i]
+                n = p.data.size
+                view = flat[off:off + n]
+                if p.grad is None:
+                    view[...] = 0
+                else:
+                    view[...] = p.grad.data.reshape(-1)
+                views.append(view)
+                off += n
+            if device == "gpu":
+                _nccl(w).all_reduce(flat, "sum")
+            else:
+                w.comm.Allreduce(w.MPI.IN_PLACE, flat, op=w.MPI.SUM)
+            flat *= flat.dtype.type(1.0 / w.size)
+            for i, view in zip(idx, views):     # each grad a view of this step's fresh buffer
+                p = params[i]
+                p.grad = Tensor._make(view.reshape(p.data.shape), False, None) if have[i] else None
+        object.__setattr__(self, "comm_seconds", self.comm_seconds + time.perf_counter() - t0)
+        object.__setattr__(self, "reductions", self.reductions + 1)
+
+    def extra_repr(self):
+        return f"world_size={world_size()}, buckets={len(self._buckets)}"
+
+
+def _named_buffers(module):
+    return module.named_buffers() if hasattr(module, "named_buffers") else ()
+
+
+def _buffers_of(module):
+    return [b for _, b in _named_buffers(module)]
+
+
+def _tensor_hook(ref):
+    return lambda: _run_hook(ref)
+
+
+def _remove_hook(hook):
+    try:
+        _post_backward_hooks.remove(hook)
+    except ValueError:
+        pass
+
+
+def _plan_buckets(params, cap_mb):
+    """Group parameters by (device, dtype) into flat buckets of at most cap_mb (a parameter never splits)."""
+    cap = max(1, int(cap_mb * 2 ** 20))
+    buckets, current = [], {}
+    for i, p in enumerate(params):
+        a = p.data
+        key = (backend.device_of(a), a.dtype)
+        b = current.get(key)
+        if b is not None and (b[3] + a.size) * a.dtype.itemsize > cap:
+            buckets.append(b)
+            b = None
+        if b is None:
+            b = ([], key[0], a.dtype, 0)
+        b[0].append(i)
+        current[key] = (b[0], b[1], b[2], b[3] + a.size)
+    buckets.extend(current.values())
+    return buckets
+
+
+# ---------------------------------------------------------------- checkpoints
+def rng_states():
+    """Every rank's tl RNG state (backend.get_rng_state()), in rank order, on every rank."""
+    w = _w()
+    mine = backend.get_rng_state()
+    if w.comm is None:
+        return [mine]
+    return w.comm.allgather(mine)
+
+
+def save_checkpoint(path, model=None, optimizer=None, epoch=None, **extra):
+    """tl.save_checkpoint written by rank 0 only (atomically, as always), with every rank's RNG state.
+
+    Collective: call it on every rank. The ranks' RNG states travel to rank 0 and are stored in the
+    checkpoint's extra as "rank_rng_states"; `load_checkpoint` gives each rank its own back.
+    A DistributedDataParallel model is saved as its wrapped module (keys without "module.").
+    """
+    from .serialization import save_checkpoint as _save
+    states = rng_states()
+    model = getattr(model, "module", model) if _is_ddp(model) else model
+    if is_main():
+        _save(path, model, optimizer, epoch=epoch, rank_rng_states=states, **extra)
+    barrier()                                         # the file is complete before any rank reads it
+
+
+def load_checkpoint(path, model=None, optimizer=None, device=None, rng=True):
+    """tl.load_checkpoint on every rank, each taking back its own RNG state when the checkpoint has one
+    for this world size (else rank 0's, as a single-process checkpoint stores)."""
+    from .serialization import load_checkpoint as _load
+    model = getattr(model, "module", model) if _is_ddp(model) else model
+    info = _load(path, model, optimizer, device=device, rng=rng)
+    states = (info.get("extra") or {}).pop("rank_rng_states", None)
+    if rng and isinstance(states, list) and len(states) == world_size():
+        backend.set_rng_state(states[rank()])
+        info["rng_state"] = states[rank()]
+    return info
+
+
+def _is_ddp(model):
+    return isinstance(model, DistributedDataParallel)
