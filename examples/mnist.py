@@ -96,6 +96,8 @@ def build_parser(models):
     p.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
     p.add_argument("--out", default="runs/mnist", help="output folder (default: %(default)s)")
     p.add_argument("--limit", type=positive(int), metavar="N", help="train on the first N examples only")
+    p.add_argument("--clip-grad-norm", type=positive(float), metavar="MAX",
+                   help="scale the gradients to this total 2-norm before each step (tl.nn.utils.clip_grad_norm_)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--jit", action="store_true",
                    help="capture the training step as a CUDA graph and replay it (tl.TinyJit; GPU only)")
@@ -169,20 +171,82 @@ def open_tensorboard(log_dir, model, optimizer):
 def config_of(args, recipe, in_features, n_train):
     return {"model": recipe.name, "dataset": args.dataset, "in_features": in_features, "num_classes": 10,
             "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
-            "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit, "n_train": n_train}
+            "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit, "n_train": n_train,
+            "clip_grad_norm": args.clip_grad_norm}
 
 
-def read_resume(path):
+def _real(x):
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def config_problem(cfg, models, full=True):
+    """What is wrong with a checkpoint's config (None when nothing): the network and data set it
+    names, their sizes, and (full) the training flags a resumed run compares with its own."""
+    if not isinstance(cfg, dict):
+        return "it holds no config naming its network"
+    checks = [
+        ("model", lambda v: type(v) is str and v in models.RECIPES, f"one of {sorted(models.RECIPES)}"),
+        ("dataset", lambda v: v in ("mnist", "fashion-mnist", "digits"), "mnist, fashion-mnist or digits"),
+        ("in_features", lambda v: type(v) is int and v == (64 if cfg.get("dataset") == "digits" else 784),
+         "784 (64 for digits)"),
+        ("num_classes", lambda v: type(v) is int and v == 10, "10"),
+    ]
+    if full:
+        checks += [
+            ("optimizer", lambda v: v in models.recipes.OPTIMIZERS, f"one of {list(models.recipes.OPTIMIZERS)}"),
+            ("lr", lambda v: _real(v) and v > 0, "a positive number"),
+            ("weight_decay", lambda v: _real(v) and v >= 0, "a number >= 0"),
+            ("batch_size", lambda v: type(v) is int and v > 0, "a positive integer"),
+            ("seed", lambda v: type(v) is int, "an integer"),
+            ("limit", lambda v: v is None or (type(v) is int and v > 0), "none or a positive integer"),
+        ]
+    for key, ok, want in checks:
+        v = cfg.get(key)
+        try:
+            good = ok(v)
+        except TypeError:                          # e.g. an unhashable value
+            good = False
+        if not good:
+            return f"config.{key} is {v!r}, expected {want}"
+    return None
+
+
+def history_problem(history, epoch):
+    """What is wrong with the saved per-epoch rows (None when nothing)."""
+    if not isinstance(history, list):
+        return "it holds no history of its epochs"
+    if len(history) != epoch:
+        return f"it holds {len(history)} history rows for {epoch} epochs"
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or set(COLUMNS) - set(row):
+            return f"history[{i}] lacks the fields {sorted(set(COLUMNS) - set(row or {}))}" if isinstance(row, dict) \
+                else f"history[{i}] is not a row"
+        if row["epoch"] != i + 1 or not all(_real(row[k]) for k in ("steps", "train_loss", "train_acc", "seconds")) \
+                or not all(row[k] is None or _real(row[k]) for k in ("test_loss", "test_acc")):
+            return f"history[{i}] is not a valid row of epoch {i + 1}: {row!r}"[:300]
+    return None
+
+
+def bad_checkpoint(path, why, what="--resume"):
+    return Fail(f"{what}: the checkpoint {path} cannot be used: {why}. It is damaged, or was not written by "
+                f"{PROG}; nothing was loaded. Pass the --checkpoint of a run of {PROG}, or train a new one"
+                f"{' without --resume' if what == '--resume' else ''}.")
+
+
+def read_resume(path, models):
     if not os.path.exists(path):
         raise Fail(f"--resume: the checkpoint {path} does not exist (train with --checkpoint {path} first, "
                    "or drop --resume)")
     try:
         info = tl.load_checkpoint(path, rng=False)
     except (tl.CheckpointError, OSError) as e:
-        raise Fail(f"--resume: cannot read the checkpoint {path}: {e}") from None
+        raise bad_checkpoint(path, e) from None
     cfg = info["extra"].get("config")
-    if not isinstance(cfg, dict) or not isinstance(info["extra"].get("history"), list) or info["epoch"] is None:
-        raise Fail(f"--resume: {path} is a checkpoint but not one written by {PROG} (no config/history/epoch)")
+    if info["epoch"] is None:
+        raise bad_checkpoint(path, "it holds no epoch count")
+    problem = config_problem(cfg, models) or history_problem(info["extra"].get("history"), info["epoch"])
+    if problem:
+        raise bad_checkpoint(path, problem)
     return info, cfg
 
 
@@ -214,7 +278,7 @@ def run(args, models):
 
     info = saved = None
     if args.resume:
-        info, saved = read_resume(args.checkpoint)
+        info, saved = read_resume(args.checkpoint, models)
         if saved["model"] != args.model or saved["dataset"] != args.dataset:
             raise Fail(f"--resume: {args.checkpoint} holds --model {saved['model']} on --dataset {saved['dataset']}; "
                        f"pass the same flags to continue it (got --model {args.model} --dataset {args.dataset})")
@@ -224,11 +288,20 @@ def run(args, models):
     args.weight_decay = args.weight_decay if args.weight_decay is not None else recipe.weight_decay
     args.batch_size = args.batch_size or recipe.batch_size
     if saved is not None:
-        for key in ("optimizer", "lr", "weight_decay", "batch_size", "seed", "limit"):
+        for key in ("optimizer", "lr", "weight_decay", "batch_size", "seed", "limit", "clip_grad_norm"):
             if saved.get(key) != getattr(args, key):
                 flag = "--" + key.replace("_", "-")
                 raise Fail(f"--resume: {args.checkpoint} was trained with {flag} {saved.get(key)}, this run has "
                            f"{flag} {getattr(args, key)}; pass the same value to continue it")
+
+    if info is not None:                          # the whole file against this network, before the data load
+        try:
+            scratch = recipe.build(in_features=saved["in_features"], num_classes=10)
+            tl.load_checkpoint(args.checkpoint, scratch, recipe.make_optimizer(
+                scratch, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay), rng=False)
+        except (tl.CheckpointError, OSError, KeyError, ValueError, TypeError) as e:
+            raise bad_checkpoint(args.checkpoint, f"it does not fit this model/optimizer: {e}") from None
+        del scratch
 
     try:
         (X, y), (X_test, y_test), side, classes = load_data(args)
@@ -260,16 +333,14 @@ def run(args, models):
 
     history, start_epoch = [], 0
     if info is not None:
-        try:
-            getattr(model, "module", model).load_state_dict(info["model_state"])
-            optimizer.load_state_dict(info["optimizer_state"])
-        except (KeyError, ValueError, TypeError) as e:
-            raise Fail(f"--resume: {args.checkpoint} does not fit this model/optimizer: {e}") from None
-        if info["rng_state"] is not None:
-            tl.backend.set_rng_state(info["rng_state"])
-        rank_states = info["extra"].get("rank_rng_states")       # a --distributed run's, one per rank
-        if args.distributed and isinstance(rank_states, list) and len(rank_states) == tl.distributed.world_size():
-            tl.backend.set_rng_state(rank_states[tl.distributed.rank()])
+        try:                                  # validated whole before anything is applied
+            tl.load_checkpoint(args.checkpoint, getattr(model, "module", model), optimizer, rng=True)
+            rank_states = info["extra"].get("rank_rng_states")       # a --distributed run's, one per rank
+            if args.distributed and isinstance(rank_states, list) and len(rank_states) == tl.distributed.world_size():
+                tl.backend.validate_rng_state(rank_states[tl.distributed.rank()])
+                tl.backend.set_rng_state(rank_states[tl.distributed.rank()])
+        except (tl.CheckpointError, OSError, KeyError, ValueError, TypeError) as e:
+            raise bad_checkpoint(args.checkpoint, f"it does not fit this model/optimizer: {e}") from None
         history, start_epoch = list(info["extra"]["history"]), int(info["epoch"])
 
     out = Path(args.out)
@@ -315,10 +386,16 @@ def run(args, models):
         print(f"the checkpoint already holds {start_epoch} epochs (--epochs {epochs}): nothing to train")
     else:
         extra = {"config": config_of(args, recipe, in_features, len(X))}
-        history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
-                      on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
-                      history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
-                      jit=args.jit, on_step=tb.step if tb is not None else None)
+        try:
+            history = fit(model, optimizer, loader, (X_test, y_test), epochs=epochs, progress=not args.quiet,
+                          on_epoch_end=on_epoch_end, checkpoint=args.checkpoint, start_epoch=start_epoch,
+                          history=history, max_steps=max_steps, checkpoint_extra=extra, scheduler=scheduler,
+                          jit=args.jit, on_step=tb.step if tb is not None else None,
+                          clip_grad_norm=args.clip_grad_norm)
+        except tl.training.NonFiniteLossError as e:   # never write NaN weights as final.ckpt
+            if tb is not None:
+                tb.writer.close()                     # the events up to the last good step stay readable
+            raise Fail(f"{e} No final.ckpt was written.") from None
     ev = evaluate(model, X_test, y_test)          # (--distributed: each rank half the test set, reduced)
     if not main_rank:
         return ev

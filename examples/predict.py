@@ -87,24 +87,39 @@ def run(args):
     if not os.path.isfile(args.checkpoint):
         raise Fail(f"the checkpoint {args.checkpoint} does not exist; train first: python examples/mnist.py "
                    f"(it writes runs/mnist/final.ckpt), or pass --checkpoint PATH")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from mnist import FASHION_CLASSES, config_problem, load_data
+
+    def bad(why):
+        return Fail(f"the checkpoint {args.checkpoint} cannot be used: {why}. It is damaged, or was not written "
+                    f"by examples/mnist.py; pass --checkpoint with a run's final.ckpt (or its --checkpoint file), "
+                    f"or train one: python examples/mnist.py")
+
     try:
         info = tl.load_checkpoint(args.checkpoint, rng=False)
     except (tl.CheckpointError, OSError) as e:
-        raise Fail(f"cannot read the checkpoint {args.checkpoint}: {e}") from None
+        raise bad(e) from None
     cfg = info["extra"].get("config")
-    if not isinstance(cfg, dict) or cfg.get("model") not in models.RECIPES:
-        raise Fail(f"{args.checkpoint} was not written by examples/mnist.py (no config naming its network)")
+    problem = config_problem(cfg, models, full=False)
+    # the config must agree with the tensors in the file before the network is allocated
+    shapes = [tuple(v.shape) for v in (info["model_state"] or {}).values()]
+    if problem is None and not shapes:
+        problem = "it holds no model weights"
+    if problem is None and not any(len(s) == 2 and cfg["in_features"] in s for s in shapes):
+        problem = f"config.in_features is {cfg['in_features']} but no weight matrix in the file has that size"
+    if problem is None and not any(len(s) == 2 and cfg["num_classes"] in s for s in shapes):
+        problem = f"config.num_classes is {cfg['num_classes']} but no weight matrix in the file has that size"
+    if problem:
+        raise bad(problem)
     recipe = models.RECIPES[cfg["model"]]
     model = recipe.build(in_features=cfg["in_features"], num_classes=cfg["num_classes"])
     try:
         model.load_state_dict(info["model_state"])
     except (KeyError, ValueError, TypeError) as e:
-        raise Fail(f"{args.checkpoint} does not fit {recipe.title}: {e}") from None
+        raise bad(f"its weights do not fit {recipe.title}: {e}") from None
     side = int(round(math.sqrt(cfg["in_features"])))
     dataset = cfg.get("dataset", "mnist")
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from mnist import FASHION_CLASSES, load_data
     classes = FASHION_CLASSES if dataset == "fashion-mnist" else [str(i) for i in range(cfg["num_classes"])]
     history = info["extra"].get("history") or []
     acc = history[-1].get("test_acc") if history else None

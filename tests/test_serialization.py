@@ -513,6 +513,7 @@ def fake_rng(monkeypatch):
     restored = []
     monkeypatch.setattr(backend, "get_rng_state", lambda: state)
     monkeypatch.setattr(backend, "set_rng_state", restored.append)
+    monkeypatch.setattr(backend, "validate_rng_state", lambda s: None)  # a stand-in state
     return state, restored
 
 

@@ -140,7 +140,7 @@ from .reductions import prod, std_mean, var_mean  # noqa: E402
                         "log10", "erf", "expm1", "logaddexp", "lerp", "isclose", "allclose", "isnan", "isinf",
                         "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "sum_to_size"))
 
-_LAZY = {"nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
+_LAZY = {"autograd": ".autograd", "nn": ".nn", "optim": ".optim", "data": ".data", "datasets": ".datasets", "models": ".models",
          "viz": ".viz", "plots": ".plots", "training": ".training", "serialization": ".serialization",
          "distributed": ".distributed", "threads": ".threads", "utils": ".utils", "vision": ".vision"}
 _LAZY_ATTRS = {"random_split": ".data", "save": ".serialization", "load": ".serialization", "save_checkpoint": ".serialization",

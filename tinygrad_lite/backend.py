@@ -201,10 +201,22 @@ _seed = None
 _rngs: dict = {}
 
 
+def _canonical_seed(seed, what="manual_seed"):
+    """An int seed in [0, 2**64) from what torch.manual_seed accepts: anything int() takes, in
+    [-2**63, 2**64); a negative seed maps to seed + 2**64, as PyTorch's does."""
+    try:
+        s = int(seed)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{what}: the seed must be an integer, got {seed!r}") from None
+    if not -(1 << 63) <= s < (1 << 64):
+        raise ValueError(f"{what}: the seed must be in [-2**63, 2**64), got {s}")
+    return s + (1 << 64) if s < 0 else s
+
+
 def manual_seed(seed: int):
     """Seed the generators of every device (the GPU's lazily, when first used)."""
     global _seed
-    _seed = int(seed)
+    _seed = _canonical_seed(seed)
     _rngs.clear()
 
 
@@ -254,6 +266,33 @@ def get_rng_state() -> dict:
         raw = _gpu_raw_state(_rngs["gpu"])
         state["gpu"] = None if raw is None else to_numpy(raw).copy()
     return state
+
+
+def validate_rng_state(state) -> None:
+    """Raise ValueError naming the field when `state` is not what get_rng_state returns (checked on
+    scratch generators: nothing global changes)."""
+    if not isinstance(state, dict) or not set(state) <= {"seed", "cpu", "gpu"}:
+        raise ValueError(f"rng: expected a dict with keys 'seed', 'cpu' (and 'gpu'), got "
+                         f"{sorted(map(str, state)) if isinstance(state, dict) else type(state).__name__}")
+    seed = state.get("seed")
+    if seed is not None and (type(seed) is not int or not 0 <= seed < (1 << 64)):
+        raise ValueError(f"rng.seed: expected None or an integer in [0, 2**64), got {seed!r}")
+    cpu = state.get("cpu")
+    if cpu is not None:
+        try:
+            name = cpu["bit_generator"]
+            bitgen = getattr(np.random, name) if name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64") else None
+            if bitgen is None:
+                raise ValueError(f"unknown bit generator {name!r}")
+            g = np.random.Generator(bitgen(0))
+            g.bit_generator.state = cpu
+            g.random()                                    # a draw works with it
+        except Exception as e:  # noqa: BLE001 - any failure means a damaged state
+            raise ValueError(f"rng.cpu: not a valid NumPy generator state ({type(e).__name__}: {e})") from None
+    gpu = state.get("gpu")
+    if gpu is not None and not (isinstance(gpu, np.ndarray) and gpu.dtype == np.int8):
+        raise ValueError(f"rng.gpu: expected None or an int8 array of cuRAND states, got "
+                         f"{type(gpu).__name__} {getattr(gpu, 'dtype', '')} {getattr(gpu, 'shape', '')}")
 
 
 def set_rng_state(state: dict):

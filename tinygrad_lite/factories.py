@@ -7,10 +7,30 @@ from . import backend
 from .tensor import Tensor
 
 
-def _shape(shape):
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _shape(shape, op="zeros"):
+    """A shape from `f(2, 3)` or `f((2, 3))`: ints >= 0 only, as PyTorch's factories (zeros(2.5) and
+    zeros(-1) raise, naming the op)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
+        shape = tuple(shape[0])
+    for i, s in enumerate(shape):
+        if not _is_int(s):
+            raise TypeError(f"{op}(): argument 'size' must be a tuple of ints, but found element of type "
+                            f"{type(s).__name__} at pos {i}")
+        if s < 0:
+            raise ValueError(f"{op}(): trying to create a tensor with negative dimension {int(s)}: "
+                             f"{[int(d) for d in shape]}")
     return tuple(int(s) for s in shape)
+
+
+def _like(t, op):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be a Tensor, not {type(t).__module__}.{type(t).__name__}"
+                        .replace("builtins.", ""))
+    return t
 
 
 def _wrap(arr, requires_grad):
@@ -19,17 +39,19 @@ def _wrap(arr, requires_grad):
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(backend.canonical_device(device))
-    return _wrap(xp.zeros(_shape(shape), dtype=dtype or np.float32), requires_grad)
+    return _wrap(xp.zeros(_shape(shape, "zeros"), dtype=dtype or np.float32), requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(backend.canonical_device(device))
-    return _wrap(xp.ones(_shape(shape), dtype=dtype or np.float32), requires_grad)
+    return _wrap(xp.ones(_shape(shape, "ones"), dtype=dtype or np.float32), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(backend.canonical_device(device))
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _shape((shape,) if _is_int(shape) else (shape,) if isinstance(shape, (tuple, list)) else (shape,), "full")
+    if not isinstance(fill_value, (bool, np.bool_, int, float, np.number)):
+        raise TypeError(f"full(): argument 'fill_value' must be a number, not {type(fill_value).__name__}")
     if dtype is None:
         dtype = np.float32 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
     return _wrap(xp.full(shape, fill_value, dtype=dtype), requires_grad)
@@ -39,6 +61,16 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
     xp = backend.xp_for(backend.canonical_device(device))
     if stop is None:
         start, stop = 0, start
+    for name, v in (("start", start), ("end", stop), ("step", step)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"arange(): argument '{name}' must be a number, not {type(v).__name__}")
+        if not np.isfinite(v):
+            raise ValueError(f"arange(): {name} must be finite, got {v}")
+    if step == 0:
+        raise ValueError("arange(): step must be nonzero")
+    if (stop - start) * step < 0:
+        raise ValueError(f"arange(): upper bound and lower bound inconsistent with step sign "
+                         f"(start {start}, end {stop}, step {step})")
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, stop, step)) else np.float32
     return _wrap(xp.arange(start, stop, step, dtype=dtype), requires_grad)
@@ -46,30 +78,35 @@ def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=Fals
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     xp = backend.xp_for(backend.canonical_device(device))
+    for name, v in (("n", n), ("m", m)):
+        if (v is not None or name == "n") and not _is_int(v):
+            raise TypeError(f"eye(): argument '{name}' must be an int, not {type(v).__name__}")
+        if v is not None and v < 0:
+            raise ValueError(f"eye(): {name} must be greater or equal to 0, got {v}")
     return _wrap(xp.eye(n, m, dtype=dtype or np.float32), requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1), from the device's generator (seed it with tl.manual_seed)."""
     dev = backend.canonical_device(device)
-    arr = backend.rng(dev).random(_shape(shape), dtype=dtype or np.float32)
+    arr = backend.rng(dev).random(_shape(shape, "rand"), dtype=dtype or np.float32)
     return _wrap(arr, requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard normal, from the device's generator (seed it with tl.manual_seed)."""
     dev = backend.canonical_device(device)
-    arr = backend.rng(dev).standard_normal(_shape(shape), dtype=dtype or np.float32)
+    arr = backend.rng(dev).standard_normal(_shape(shape, "randn"), dtype=dtype or np.float32)
     return _wrap(arr, requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False):
-    xp = backend.xp_of(t.data)
+    xp = backend.xp_of(_like(t, "zeros_like").data)
     return _wrap(xp.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False):
-    xp = backend.xp_of(t.data)
+    xp = backend.xp_of(_like(t, "ones_like").data)
     return _wrap(xp.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 

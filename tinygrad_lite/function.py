@@ -14,6 +14,7 @@ import weakref
 
 from numpy import asarray as _np_asarray, generic as _np_generic
 
+_anomaly = False  # tl.autograd.detect_anomaly(): record forward stacks, check backward gradients
 _grad_enabled = contextvars.ContextVar("tinygrad_lite_grad_enabled", default=True)
 _get_grad_enabled = _grad_enabled.get
 
@@ -190,6 +191,14 @@ class Function:
         except ValueError as e:
             shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
             raise ValueError(f"{cls.__name__.lower()}: shapes {shapes} don't fit: {e}") from None
+        except (TypeError, IndexError, ZeroDivisionError, OverflowError) as e:
+            name = cls.__name__.lower()                # a NumPy/Python error from inside an op: name the op
+            if str(e).lower().startswith(name):
+                raise
+            what = " and ".join(f"{t.dtype} {tuple(t.shape)}" for t in inputs)
+            base = next(b for b in (TypeError, IndexError, ZeroDivisionError, OverflowError) if isinstance(e, b))
+            raise base(f"{name}: cannot compute it for {what}{' with ' + str(params) if params else ''}: "
+                       f"{e}") from None
         if isinstance(out, _np_generic):      # NumPy gives scalars for 0-d results: keep arrays
             out = _np_asarray(out)
         if _get_grad_enabled():
@@ -201,6 +210,9 @@ class Function:
                     result = _Tensor._make(out, True, fn)
                     if cls.needs_output:
                         fn._out = weakref.ref(result)
+                    if _anomaly:
+                        from .autograd import _user_stack
+                        fn._anomaly_trace = _user_stack()
                     return result
         return _Tensor._make(out, False, None)
 

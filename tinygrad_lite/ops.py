@@ -435,6 +435,8 @@ def axis_index(axis, ndim, op, new=0):
     """`axis` as an index in [0, ndim + new) (`new` axes being inserted, as by unsqueeze); out of range
     is an error, never wrapped around, as in PyTorch."""
     n = ndim + new
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__} {axis!r}")
     if not -n <= axis < n:
         raise IndexError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimension"
                          f"{'' if ndim == 1 else 's'} (expected {-n} to {n - 1})")
@@ -446,6 +448,9 @@ def _norm_axis(axis, ndim, op="reduce"):
     if axis is None:
         return None
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {type(a).__name__} {a!r}")
     if not ndim:                                  # a 0-d tensor takes dim 0 or -1 (its one element), as PyTorch
         for a in axes:
             if a not in (0, -1):
@@ -474,6 +479,8 @@ class Sum(Function):
     saves_inputs = False
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        if a.dtype.kind == "f" and a.itemsize < 4:    # float16: accumulate in float32, as PyTorch
+            return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims, dtype="float32").astype(a.dtype))
         return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims))
 
     def backward(self, g):
@@ -535,6 +542,16 @@ def sum_to_shape(g, shape):
 
 
 # ------------------------------------------------------------------ softmax family (stable)
+def _max_kept(a, axis):
+    """a.max(axis, keepdims=True), -inf where the reduced axis is empty (NumPy raises there)."""
+    if a.size:
+        return a.max(axis=axis, keepdims=True)
+    xp = xp_of(a)
+    shape = tuple(1 if axis is None or i in ((axis,) if isinstance(axis, int) else axis) else n
+                  for i, n in enumerate(a.shape))
+    return xp.full(shape, -xp.inf, dtype=a.dtype)
+
+
 class Softmax(Function):
     saves_inputs = False
     needs_output = True
@@ -542,7 +559,7 @@ class Softmax(Function):
     def forward(self, a, axis):
         xp = xp_of(a)
         self.axis = axis
-        e = a - a.max(axis=axis, keepdims=True)
+        e = a - _max_kept(a, axis)
         xp.exp(e, out=e)
         e /= e.sum(axis=axis, keepdims=True)
         return e
@@ -559,7 +576,7 @@ class LogSoftmax(Function):
     def forward(self, a, axis):
         xp = xp_of(a)
         self.axis = axis
-        z = a - a.max(axis=axis, keepdims=True)
+        z = a - _max_kept(a, axis)
         z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
         return z
 
@@ -573,7 +590,7 @@ class LogSumExp(Function):
     def forward(self, a, axis=None, keepdims=False):
         xp = xp_of(a)
         self.axis, self.keepdims, self.shape = axis, keepdims, a.shape
-        m = a.max(axis=axis, keepdims=True)
+        m = _max_kept(a, axis)
         m = xp.where(xp.isfinite(m), m, 0)        # an all -inf (or +inf) row: -inf (+inf) as PyTorch, not nan
         with np.errstate(divide="ignore"):        # log(0) = -inf is the right value there
             out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m

@@ -640,11 +640,66 @@ def _model_device(model):
     return "cpu"
 
 
+def _is_real(x) -> bool:
+    return type(x) in (int, float) or (isinstance(x, np.generic) and x.dtype.kind in "iuf")
+
+
+def _check_epoch_and_history(epoch, extra, field_error):
+    """epoch: None or an int >= 0; extra["history"] (fit()'s rows), when present: a list of
+    dicts whose standard fields (fit()'s) have the right types."""
+    if epoch is not None and (type(epoch) is not int or epoch < 0):
+        raise field_error("epoch", f"expected None or an integer >= 0, got {epoch!r}")
+    history = extra.get("history")
+    if history is None:
+        return
+    if not isinstance(history, list):
+        raise field_error("history", f"expected a list of per-epoch rows, got {type(history).__name__}")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict):
+            raise field_error(f"history[{i}]", f"expected a dict, got {type(row).__name__}")
+        for key in ("epoch", "steps"):
+            if key in row and (type(row[key]) is not int or row[key] < 0):
+                raise field_error(f"history[{i}].{key}", f"expected an integer >= 0, got {row[key]!r}")
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds"):
+            if key in row and row[key] is not None and not _is_real(row[key]):
+                raise field_error(f"history[{i}].{key}", f"expected a number, got {row[key]!r}")
+
+
+def _check_model_state(state, model, field_error):
+    """The model section maps names to arrays; with a tinygrad_lite Module, its keys, shapes and
+    dtypes must be the model's (what load_state_dict would refuse, found before anything loads)."""
+    if not isinstance(state, Mapping):
+        raise field_error("model", f"expected a dict of name -> tensor, got {type(state).__name__}")
+    for k, v in state.items():
+        if not (hasattr(v, "shape") and hasattr(v, "dtype")):
+            raise field_error(f"model.{k}", f"expected a tensor, got {type(v).__name__}")
+    items = getattr(model, "_state_items", None) if model is not None else None
+    if items is None:
+        return  # a stand-in with its own load_state_dict: it does its own checks
+    own = dict(items())  # parameters and persistent buffers, as load_state_dict sees them
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise field_error("model", f"does not fit {type(model).__name__}: missing keys {missing}, "
+                                   f"unexpected keys {unexpected}")
+    for k, p in own.items():
+        v = state[k]
+        if tuple(v.shape) != tuple(p.shape):
+            raise field_error(f"model.{k}", f"has shape {tuple(v.shape)} in the file, {tuple(p.shape)} in the model")
+        if np.dtype(v.dtype) != np.dtype(p.dtype):
+            raise field_error(f"model.{k}", f"has dtype {v.dtype} in the file, {p.dtype} in the model")
+
+
 def load_checkpoint(path, model=None, optimizer=None, device=None, rng=True) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint` and restore state.
 
-    Restores ``model`` and ``optimizer`` via their ``load_state_dict`` (their errors,
-    e.g. missing keys, propagate unchanged) and the RNG state when stored and ``rng``.
+    The whole file is validated before anything is applied: the model's tensors (keys,
+    shapes, dtypes against ``model``), the optimizer's state (layout, keys, shapes,
+    dtypes, finite values; hyperparameters finite and in range), the RNG state, and the
+    epoch and ``history``.  A problem raises :class:`CheckpointError` naming the file and
+    the field, and leaves ``model``, ``optimizer`` and the global RNG as they were.  Then
+    ``model`` and ``optimizer`` are restored via their ``load_state_dict`` and the RNG
+    state when stored and ``rng``.
     Tensors and arrays are placed on ``device`` (default: the model's device, else
     cpu).  Returns ``{"epoch", "extra", "model_state", "optimizer_state", "rng_state",
     "metadata"}`` (absent pieces are ``None``).
@@ -690,13 +745,32 @@ def load_checkpoint(path, model=None, optimizer=None, device=None, rng=True) -> 
     if not isinstance(extra, dict):
         raise CheckpointError(f"{path!r}: checkpoint 'extra' section is not a dict")
 
+    # validate everything first: on any error the model, optimizer and global RNG stay as they were
+    def field_error(field, e):
+        return CheckpointError(f"{path!r}: {field}: {e}")
+
+    if model is not None and out["model"] is None:
+        raise CheckpointError(f"{path!r}: checkpoint contains no model state")
+    if optimizer is not None and out["optimizer"] is None:
+        raise CheckpointError(f"{path!r}: checkpoint contains no optimizer state")
+    _check_epoch_and_history(out["epoch"], extra, field_error)
+    if out["model"] is not None:
+        _check_model_state(out["model"], model, field_error)
+    if optimizer is not None and hasattr(optimizer, "_validate_state_dict"):
+        try:
+            optimizer._validate_state_dict(out["optimizer"])
+        except (ValueError, TypeError, KeyError) as e:
+            msg = str(e) if str(e).startswith("optimizer") else f"optimizer: {e}"
+            raise CheckpointError(f"{path!r}: {msg}") from None
+    if out["rng"] is not None:
+        try:
+            _backend.validate_rng_state(out["rng"])
+        except ValueError as e:
+            raise CheckpointError(f"{path!r}: {e}") from None
+
     if model is not None:
-        if out["model"] is None:
-            raise CheckpointError(f"{path!r}: checkpoint contains no model state")
         model.load_state_dict(out["model"])
     if optimizer is not None:
-        if out["optimizer"] is None:
-            raise CheckpointError(f"{path!r}: checkpoint contains no optimizer state")
         optimizer.load_state_dict(out["optimizer"])
     if rng and out["rng"] is not None:
         _backend.set_rng_state(out["rng"])

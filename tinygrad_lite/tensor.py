@@ -88,12 +88,21 @@ class Tensor:
                 raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} (ragged or non-numeric data)")
             elif dtype is not None and arr.dtype.kind in "iub" and arr.size:
                 _check_int_range(arr, np.dtype(dtype))
+        if arr.dtype.kind not in "biufc":             # strings, bytes, datetimes, objects: PyTorch refuses too
+            raise TypeError(f"Tensor: invalid data type {arr.dtype.name!r} from {type(data).__name__} data: a "
+                            "tensor holds numbers or bools")
         if device is not None:
             dev = backend.canonical_device(device)
             if device_of(arr) != dev:
                 arr = backend.to_device(arr, dev)
         if dtype is not None:
-            arr = arr.astype(dtype, copy=False)
+            try:
+                dt = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"Tensor: dtype {dtype!r} is not a data type (e.g. tl.float32, 'float64')") from None
+            if dt.kind not in "biufc":
+                raise TypeError(f"Tensor: dtype {dt.name!r} is not a numeric or bool data type")
+            arr = arr.astype(dt, copy=False)
         if requires_grad and arr.dtype.kind not in "fc":
             raise TypeError(f"Tensor: only floating-point tensors can require gradients, got dtype {arr.dtype}")
         self._data = arr
@@ -491,7 +500,7 @@ class Tensor:
         c = _scalar(other)
         if c is not None:
             return scalar_op.apply(self._with_scalar(c, true_div), c=c)
-        return self._binary(self._lift(other), op, scalar_op, name, true_div)
+        return self._binary(self._lift(other, name), op, scalar_op, name, true_div)
 
     def _with_scalar(self, c, floating=False):
         """Self as the tensor operand beside the Python scalar c, PyTorch's promotion: an int or bool tensor
@@ -500,13 +509,19 @@ class Tensor:
             return self.astype(np.float32)
         return self
 
-    def _lift(self, other):
+    def _lift(self, other, op="a tensor op"):
         """A constant Tensor for an array or scalar met in an op, on self's device and dtype."""
         if isinstance(other, Tensor):
             return other
         c = _scalar(other)
         arr = other if backend.is_array(other) else np.asarray(
             other if c is None else c, dtype=None if c is None else backend.result_dtype(self._data, c))
+        if isinstance(other, (list, tuple)):           # PyTorch: unsupported operand type(s) ... 'list'
+            raise TypeError(f"{op}: unsupported operand type {type(other).__name__!r} beside a Tensor "
+                            f"(make it a tensor first: tl.tensor(...))")
+        if arr.dtype.kind not in "biufc":             # 'a', None, objects: PyTorch's TypeError
+            raise TypeError(f"{op}: unsupported operand type {type(other).__name__!r} beside a Tensor "
+                            f"(expected a Tensor, a number or a numeric array)")
         if arr.dtype == np.float64 and not backend.is_array(other) and self.dtype != np.float64:
             arr = arr.astype(self.dtype if self.dtype.kind == "f" else np.float32)
         if device_of(arr) != self.device:
@@ -518,13 +533,21 @@ class Tensor:
 
     __radd__ = __add__
 
+    def _no_bool_sub(self, other):
+        if self._data.dtype.kind == "b" or isinstance(other, (bool, np.bool_)) or \
+                getattr(getattr(other, "dtype", None), "kind", None) == "b":
+            raise DtypeError("sub: subtraction, the `-` operator, with a bool tensor is not supported (as in "
+                             "PyTorch); to invert a mask use ~ or logical_not()")
+
     def __sub__(self, other):
+        self._no_bool_sub(other)
         c = _scalar(other)
         if c is not None:
             return O.AddScalar.apply(self._with_scalar(c), c=-c)
         return self._binary(other, O.Sub, None, "sub")
 
     def __rsub__(self, other):
+        self._no_bool_sub(other)
         c = _scalar(other)
         if c is not None:
             return O.RSubScalar.apply(self._with_scalar(c), c=c)
@@ -545,6 +568,12 @@ class Tensor:
         return self._lift(other) / self
 
     def __pow__(self, other):
+        if self._data.dtype.kind == "b" and getattr(getattr(other, "dtype", None), "kind", None) == "b":
+            raise DtypeError("pow: not implemented for a bool tensor to a bool tensor's power (as in PyTorch)")
+        if self._data.dtype.kind == "b" and isinstance(other, (bool, np.bool_)):   # bool ** bool scalar: bool
+            return Tensor._make(self._data | (not other), False, None)
+        if self._data.dtype.kind == "b" and isinstance(other, (int, np.integer)):     # bool ** int: int64
+            return self.astype(np.int64)._binary(other, O.Pow, O.PowScalar, "pow")
         return self._binary(other, O.Pow, O.PowScalar, "pow")
 
     def __rpow__(self, other):
@@ -605,10 +634,15 @@ class Tensor:
         return Tensor._make(xp_of(a).asarray(r).astype(np.int64, copy=False), False, None)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return self._arg(axis, dim, _kd(keepdim, keepdims), "argmax")
+        return self._not_bool_arg("argmax")._arg(axis, dim, _kd(keepdim, keepdims), "argmax")
 
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return self._arg(axis, dim, _kd(keepdim, keepdims), "argmin")
+        return self._not_bool_arg("argmin")._arg(axis, dim, _kd(keepdim, keepdims), "argmin")
+
+    def _not_bool_arg(self, op):
+        if self._data.dtype.kind == "b":
+            raise DtypeError(f"{op}(): does not support bool input (as in PyTorch); convert first, e.g. x.int()")
+        return self
 
     # -------------------------------------------------------------- elementwise
     def _float(self):
@@ -618,10 +652,15 @@ class Tensor:
     def exp(self): return O.Exp.apply(self._float())
     def log(self): return O.Log.apply(self._float())
     def sqrt(self): return O.Sqrt.apply(self._float())
-    def abs(self): return O.Abs.apply(self)
+    def abs(self): return O.Abs.apply(self._not_bool("abs"))
     def tanh(self): return O.Tanh.apply(self._float())
     def sigmoid(self): return O.Sigmoid.apply(self._float())
-    def relu(self): return O.ReLU.apply(self)
+    def relu(self): return O.ReLU.apply(self._not_bool("relu"))
+
+    def _not_bool(self, op):
+        if self._data.dtype.kind == "b":                  # PyTorch: "abs_cpu" not implemented for 'Bool'
+            raise DtypeError(f"{op}: not implemented for bool tensors (as in PyTorch); convert first, e.g. x.int()")
+        return self
     def log1p(self): return O.Log1p.apply(self._float())
 
     __abs__ = abs
@@ -630,8 +669,13 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clip: give min, max or both")
         t = self
+        for name, v in (("min", min), ("max", max)):
+            if v is not None and _scalar(v) is None:
+                raise TypeError(f"clip: {name} must be a number, got {type(v).__name__}")
         if isinstance(min, float) or isinstance(max, float):
             t = self._float()
+        elif t._data.dtype.kind == "b" and not all(v is None or isinstance(v, bool) for v in (min, max)):
+            t = self.astype(np.int64)                       # bool meets int bounds: int64, as PyTorch
         return O.Clip.apply(t, lo=min, hi=max)
 
     clamp = clip
@@ -654,6 +698,8 @@ class Tensor:
                              f"tensor, got {self.dtype}; cast it first (x.float().mean())")
         ax = self._axis(axis, dim, "mean")
         n = self._count(ax)
+        if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
+            return self.float().mean(axis=ax, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
         return O.Sum.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims)) * (1.0 / n if n else float("nan"))
 
     def _extreme(self, dim, keepdim, axis, keepdims, sign, op):
@@ -704,16 +750,28 @@ class Tensor:
             c = 1 if unbiased else 0
         ax = self._axis(axis, dim, "var")
         n = self._count(ax)
+        if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
+            return self.float().var(axis=ax, correction=c, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
         d = self - self.mean(axis=ax, keepdims=True)
         ss = (d * d).sum(axis=ax, keepdims=_kd(keepdim, keepdims))
         return ss * (1.0 / (n - c)) if n - c > 0 else ss * float("inf")
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+        """sqrt(var); where the variance is 0 the gradient is 0, as PyTorch's (not sqrt's 0/0 = nan)."""
+        if self._data.dtype.kind not in "fc":
+            raise DtypeError(f"std(): the input must be a floating-point tensor, got {self.dtype}")
+        v = self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof)
+        if not (self.requires_grad and function._get_grad_enabled()):
+            return v.sqrt()
+        zero = v == 0
+        return where(zero, 0.0, where(zero, 1.0, v).sqrt())
 
     def _softmax(self, fn, axis, dim, op):
         a = axis if axis is not None else dim
-        t = self._float()
+        if self._data.dtype.kind not in "fc":             # PyTorch: not implemented for 'Long' / 'Bool'
+            raise DtypeError(f"{op}: not implemented for {self.dtype} tensors (as in PyTorch); convert first: "
+                             f"x.float().{op}(...)")
+        t = self
         if self.ndim == 0:                                 # dim 0 or -1: the one element, as PyTorch
             O._norm_axis(a, 0, op)
             return fn.apply(t.reshape(1), axis=0).reshape(())
@@ -731,6 +789,11 @@ class Tensor:
     # -------------------------------------------------------------- shapes
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        for i, d in enumerate(shape):
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+                raise TypeError(f"reshape: the shape must be ints, got {type(d).__name__} {d!r} at position {i}")
+        if sum(1 for d in shape if d == -1) > 1 or any(d < -1 for d in shape):
+            raise ValueError(f"reshape: invalid shape {shape} (one -1 at most, other sizes >= 0)")
         if shape == self.shape:
             return self
         return O.Reshape.apply(self, shape=shape)
@@ -1121,11 +1184,29 @@ def where(cond, a, b):
 
 
 def cat(tensors, axis=0, *, dim=None):
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"cat: expected a sequence of Tensors, got {type(tensors).__name__}")
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: expected a sequence of Tensors, got {type(t).__name__} at position {i}")
+        if t.ndim == 0:
+            raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
     axis = dim if dim is not None else axis
     _check_same_device("cat", *tensors)
+    kept = [t for t in tensors if t.shape != (0,)]         # PyTorch's legacy rule: 1-D empty tensors are skipped
+    if not kept:                                            # (torch takes any int dim then)
+        O.axis_index(0 if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) else axis, 1, "cat")
+        return O.Cat.apply(*tensors, axis=0)
+    tensors = kept
+    axis = O.axis_index(axis, tensors[0].ndim, "cat")
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != len(ref) or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref)) if k != axis):
+            raise ValueError(f"cat: sizes of tensors must match except in dimension {axis}: tensor 0 has shape "
+                             f"{ref}, tensor {i} has shape {t.shape}")
     return O.Cat.apply(*tensors, axis=axis)
 
 
@@ -1213,7 +1294,16 @@ def _is_bool_array(i):
 
 
 def _index_item(i, t):
-    if i is None or i is Ellipsis or isinstance(i, (slice, bool)):
+    if isinstance(i, slice):
+        for part in (i.start, i.stop, i.step):
+            if part is not None and not isinstance(part, numbers.Integral) and not (
+                    isinstance(part, Tensor) and part.ndim == 0 and part.dtype.kind in "iu"):
+                raise TypeError(f"getitem: slice indices must be integers or None, got {part!r}")
+        if i.step is not None and int(i.step) <= 0:          # PyTorch has no negative steps: use flip
+            raise ValueError(f"getitem: slice step must be greater than zero, got {int(i.step)} (as in PyTorch; "
+                             "reverse with flip)")
+        return i
+    if i is None or i is Ellipsis or isinstance(i, bool):
         return i
     if isinstance(i, numbers.Integral):
         return int(i)
@@ -1296,6 +1386,9 @@ def _run_backward(root, gradient, retain_graph):
     order = _toposort(root._ctx)
     root._ctx.grad_out = gradient
     sum_to_shape = O.sum_to_shape
+    anomaly = function._anomaly                   # tl.autograd.detect_anomaly(): one flag test per backward
+    if anomaly:
+        from .autograd import _check_gradients
     clock = function._clock
     gb = gradient._data.base
     owned = {id(gradient._data if gb is None else gb)}    # memory a leaf's .grad must not share
@@ -1312,6 +1405,8 @@ def _run_backward(root, gradient, retain_graph):
             gin = fn.backward(g)
             if gin.__class__ is not tuple:
                 gin = (gin,)
+            if anomaly:
+                _check_gradients(fn, gin)
             for inp, gi in zip(fn.inputs, gin):
                 if gi is None or not inp.requires_grad:
                     continue

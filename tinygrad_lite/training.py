@@ -10,6 +10,7 @@ so a GPU epoch never waits on the host between steps.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -19,7 +20,30 @@ from .function import no_grad
 from .nn import functional as F
 from .tensor import Tensor
 
-__all__ = ["fit", "evaluate", "model_device", "count_correct"]
+__all__ = ["fit", "evaluate", "model_device", "count_correct", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """fit() stopped: the training loss became nan or inf (the message names the epoch and step)."""
+
+    def __init__(self, message, epoch, step, value):
+        super().__init__(message)
+        self.epoch, self.step, self.value = epoch, step, value
+
+
+def _nonfinite(epoch, step, step_in_epoch, value, optimizer, checkpoint, start_epoch, clip):
+    lrs = sorted({g.get("lr") for g in optimizer.param_groups}, key=str)
+    lr = ", ".join(f"{x:g}" if isinstance(x, (int, float)) else str(x) for x in lrs)
+    import os
+    kept = (f"The checkpoint {checkpoint} still holds the last good epoch ({epoch - 1})"
+            if checkpoint is not None and epoch - 1 > start_epoch else
+            f"The checkpoint {checkpoint} was left as it was" if checkpoint is not None and os.path.exists(checkpoint)
+            else "Nothing was saved after it")
+    hint = "" if clip else ", or clip the gradients (tl.nn.utils.clip_grad_norm_; examples/mnist.py --clip-grad-norm)"
+    return NonFiniteLossError(
+        f"the training loss became {value} at epoch {epoch}, step {step} ({step_in_epoch} of the epoch); "
+        f"training stopped. The weights are no longer trustworthy. Try a lower learning rate (now {lr}){hint}. "
+        f"{kept}.", epoch, step, value)
 
 
 def model_device(model):
@@ -121,7 +145,8 @@ def evaluate(model, X, y, batch_size=1000, loss_fn=F.cross_entropy, distributed_
 
 def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cross_entropy, progress=True,
         on_epoch_end=None, checkpoint=None, start_epoch=0, history=None, max_steps=None,
-        eval_batch_size=1000, checkpoint_extra=None, scheduler=None, jit=False, on_step=None):
+        eval_batch_size=1000, checkpoint_extra=None, scheduler=None, jit=False, on_step=None,
+        clip_grad_norm=None):
     """Train `model` for epochs start_epoch .. epochs-1 and return the history.
 
     - `train_loader`: a `tl.data.DataLoader` yielding (x, y) batches on the model's device.
@@ -144,6 +169,14 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
       them waits for the GPU, so a hook that logs every step costs a sync a step there.
     - `max_steps`: stop after this many optimizer steps in all (counting the
       start_epoch * len(train_loader) steps before start_epoch), e.g. a recipe given in iterations.
+    - `clip_grad_norm`: scale the gradients to this total 2-norm before each step
+      (`tl.nn.utils.clip_grad_norm_`).
+
+    The first non-finite (nan or inf) training loss stops training: `NonFiniteLossError`
+    (a FloatingPointError) names the epoch and the step and suggests a lower learning rate.
+    Nothing is saved after that step, so `checkpoint` keeps the last good epoch. (On the
+    CPU every step is checked at once; on the GPU a device flag records the first bad step
+    and is read where the progress bar reads the loss, so no step waits on the host.)
 
     Each history row is a dict: epoch (1-based), steps (total so far), train_loss and
     train_acc (averaged over the epoch's batches as trained), test_loss, test_acc (None
@@ -171,13 +204,27 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
             from tqdm.auto import tqdm
         except ImportError:   # tqdm is optional: train without a bar
             tqdm = None
+    if clip_grad_norm is not None:
+        from .nn.utils import clip_grad_norm_
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+
     def train_step(xb, yb, lrs=None):        # lrs: part of TinyJit's key, so a new lr is a new capture
         out = model(xb)
         loss = loss_fn(out, yb)
         optimizer.zero_grad()
         loss.backward()
+        if clip_grad_norm is not None:
+            clip_grad_norm_(params, clip_grad_norm)
         optimizer.step()
         return loss, count_correct(out, yb)
+
+    on_cpu = dev == "cpu"
+
+    def check_bad(bad, epoch, i0):           # the GPU's device flag: the first bad step, or -1
+        first = int(bad)
+        if first >= 0:
+            raise _nonfinite(epoch + 1, first + 1, first + 1 - i0, "nan or inf", optimizer, checkpoint,
+                             start_epoch, clip_grad_norm)
 
     if jit:
         from .capture import TinyJit
@@ -198,8 +245,18 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
         backend.synchronize(dev)
         t0 = time.perf_counter()
         lrs = tuple(g["lr"] for g in optimizer.param_groups)
+        bad, i0 = (None if on_cpu else xp.full((), -1, dtype=np.int64)), step
         for i, (xb, yb) in enumerate(train_loader):
             loss, right = step_fn(xb, yb, lrs) if jit else train_step(xb, yb)
+            if on_cpu:                            # a host read is free here: stop at the bad step itself
+                value = float(loss.data)
+                if not math.isfinite(value):
+                    if bar is not None:
+                        bar.close()
+                    raise _nonfinite(epoch + 1, step + 1, i + 1, value, optimizer, checkpoint, start_epoch,
+                                     clip_grad_norm)
+            else:
+                bad = xp.where((bad < 0) & ~xp.isfinite(loss.data), step, bad)
             n = len(xb)
             loss_sum += loss.data * n
             correct += right
@@ -210,10 +267,16 @@ def fit(model, optimizer, train_loader, test_data=None, epochs=1, loss_fn=F.cros
             if bar is not None:
                 bar.update(1)
                 if (i + 1) % report_every == 0:   # one host read per 5% of the epoch
+                    if bad is not None:
+                        check_bad(bad, epoch, i0)
                     bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}", refresh=False)
             if max_steps is not None and step >= max_steps:
                 break
         backend.synchronize(dev)
+        if bad is not None:
+            if bar is not None:
+                bar.close()
+            check_bad(bad, epoch, i0)
         seconds = time.perf_counter() - t0
         if bar is not None:
             bar.close()

@@ -1,5 +1,5 @@
 """tl.nn: Module, layers, loss modules and (as nn.functional) the functional API."""
-from . import functional, init
+from . import functional, init, utils
 from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout2d, MaxPool2d
 from .normalization import BatchNorm1d, BatchNorm2d
 from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Flatten, Identity, L1Loss, LeakyReLU, Linear,

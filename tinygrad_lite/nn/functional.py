@@ -264,6 +264,16 @@ def _check_reduction(reduction, op):
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _float_input(x, op):
+    """Losses take floating-point inputs, as PyTorch's (which has no integer kernels for them)."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if np.dtype(dt).kind != "f":
+        raise backend.DtypeError(f"{op}: input must be a floating-point tensor, got {dt} (as in PyTorch); "
+                                 "cast it first, e.g. x.float()")
+
+
 def _legacy(size_average, reduce, op):
     if size_average is not None or reduce is not None:
         raise TypeError(f"{op}: size_average and reduce are deprecated in PyTorch and not supported here; "
@@ -283,6 +293,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _check_reduction(reduction, op)
     if size_average is not None or reduce is not None:
         _legacy(size_average, reduce, op)
+    if getattr(getattr(input, "dtype", None), "kind", None) != "f":   # (one cheap test on the hot path)
+        _float_input(input, op)
     if label_smoothing and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     nd = input.ndim
@@ -347,6 +359,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     op = "nll_loss"
     _check_reduction(reduction, op)
     _legacy(size_average, reduce, op)
+    _float_input(input, op)
     if input.ndim == 1:
         t = _array_on(target, input)
         out = nll_loss(input.unsqueeze(0), t.reshape((1,) + t.shape), weight, None, ignore_index, None, reduction)

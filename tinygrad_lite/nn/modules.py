@@ -260,6 +260,12 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=np.float32):
         super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"Linear: {name} must be an int, got {type(v).__name__} {v!r}")
+            if v < 0:
+                raise ValueError(f"Linear: {name} must be >= 0, got {v} (PyTorch: trying to create a tensor "
+                                 f"with negative dimension)")
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
         # stored column-major (shape still (out, in)): x @ W.T is then a plain GEMM, ~15% faster on OpenBLAS
