@@ -316,7 +316,8 @@ class BinaryCrossEntropy(Function):
         p, t = self.inputs
         d = (p * (1 - p)).clip(min=1e-12)
         gp = g * (p - t) / d if p.requires_grad else None
-        gt = g * ((1 - p).log().clip(min=-100) - p.log().clip(min=-100)) if t.requires_grad else None
+        # torch's target gradient is -logit(p), not clamped (it is +-inf at p in {0, 1})
+        gt = g * ((1 - p).log() - p.log()) if t.requires_grad else None
         return gp, gt
 
 

@@ -166,7 +166,9 @@ def one_hot(labels, num_classes=-1):
     xp = backend.xp_of(t)
     lo, hi = (int(t.min()), int(t.max())) if t.size else (0, -1)
     if num_classes == -1:
-        num_classes = hi + 1 if t.size else 0
+        if not t.size:                            # as PyTorch: nothing to infer the count from
+            raise RuntimeError("one_hot: can't infer the number of classes from empty labels; pass num_classes")
+        num_classes = hi + 1
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
         raise IndexError(f"one_hot: label {bad} is outside [0, {num_classes})")
