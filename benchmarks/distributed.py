@@ -4,7 +4,7 @@
     python benchmarks/distributed.py                     # 1 and 2 ranks, one BLAS thread each, 3 repeats
     python benchmarks/distributed.py --ranks 1 2 --repeats 5 --json out.json
     python benchmarks/distributed.py --step-times        # per-step compute of every MNIST model (for the model)
-    python benchmarks/distributed.py --model-table benchmarks/distributed_step_times.json   # docs/distributed.md's tables
+    python benchmarks/distributed.py --model-table benchmarks/distributed_step_times.json   # the docs' tables
 
 Each measurement is one `mpiexec -n N` job (N = 1 runs the same code in one process) that trains one
 epoch of the global batch split over the ranks (tl.distributed.DistributedDataParallel and

@@ -332,6 +332,60 @@ def _():
         shutil.rmtree(folder)
 
 
+GPU_CHECKS = []
+
+
+def gpu_check(name):
+    def wrap(fn):
+        GPU_CHECKS.append((name, fn))
+        return fn
+    return wrap
+
+
+@gpu_check("nccl_collectives")
+def _():
+    import cupy as cp
+    ref = all_inputs()
+    for op, fn in (("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min)):
+        t = tl.Tensor(inputs(R), device="gpu")
+        dist.all_reduce(t, op)
+        assert isinstance(t.data, cp.ndarray)
+        np.testing.assert_allclose(t.numpy(), fn(ref, axis=0), rtol=1e-6, err_msg=op)
+    t = tl.Tensor(inputs(R), device="gpu")
+    dist.broadcast(t, src=1)
+    np.testing.assert_array_equal(t.numpy(), inputs(1))
+    parts = dist.all_gather(tl.Tensor(inputs(R), device="gpu"))
+    np.testing.assert_array_equal(np.stack([p.numpy() for p in parts]), all_inputs())
+    try:
+        dist.all_reduce(tl.Tensor(inputs(R), device="gpu" if R == 0 else "cpu"))
+    except tl.DeviceError as e:
+        assert "different devices" in str(e), str(e)
+    else:
+        raise AssertionError("no error for a tensor on the GPU on rank 0 and the CPU on rank 1")
+
+
+@gpu_check("nccl_ddp_equals_single")
+def _():
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((64, 10)).astype(np.float32), rng.integers(0, 3, 64)
+    ref = make_model(1).to("gpu")
+    opt = tl.optim.SGD(ref.parameters(), lr=0.1)
+    for s in range(4):
+        opt.zero_grad()
+        F.cross_entropy(ref(tl.Tensor(X[16 * s:16 * s + 16], device="gpu")),
+                        tl.Tensor(y[16 * s:16 * s + 16], device="gpu")).backward()
+        opt.step()
+    model = make_model(R + 1).to("gpu")
+    ddp = dist.DistributedDataParallel(model)
+    opt = tl.optim.SGD(ddp.parameters(), lr=0.1)
+    for s in range(4):
+        lo = 16 * s + 8 * R
+        opt.zero_grad()
+        F.cross_entropy(ddp(tl.Tensor(X[lo:lo + 8], device="gpu")), tl.Tensor(y[lo:lo + 8], device="gpu")).backward()
+        opt.step()
+    np.testing.assert_allclose(flat(model), flat(ref), rtol=2e-5, atol=2e-6)
+
+
 def fault():
     """Rank 1 raises mid-epoch while rank 0 waits in the gradient all-reduce: the job must abort."""
     model = dist.DistributedDataParallel(make_model(0))
@@ -351,6 +405,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "fault":
         fault()
     else:
+        if sys.argv[1] == "gpu":
+            CHECKS[:] = GPU_CHECKS
         run_checks()
         if R == 0:
             with open(sys.argv[2], "w") as f:

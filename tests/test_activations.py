@@ -132,7 +132,10 @@ def test_activation_matches_torch_on_grid_or_continuous_draws(name, data):
     gradients and Hessian-vector products there."""
     x = data.draw(hnp.arrays(np.float64, data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)),
                              elements=grid_or_continuous()))
-    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-14)
+    # atol 1e-13, not 1e-14: on continuous draws a second derivative such as gelu_tanh's at x = 6.75 is a
+    # difference of O(1) terms (1 - tanh^2) worth ~4e-12, where torch's rounding and ours differ by ~2e-14.
+    # The fixed points of the kink test above keep 1e-14.
+    tol = dict(rtol=1e-7, atol=1e-12) if name == "hardsigmoid" else dict(rtol=1e-10, atol=1e-13)
     check_vs_torch(ACTS[name][0], _torch_fn(name), [x], tol=tol)
 
 

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
+from conftest import MNIST_DIR, mnist_home
 from tinygrad_lite import function, nn
 from tinygrad_lite.autograd import AnomalyError
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("TINYGRAD_LITE_DATA") or REPO.parent / "shared" / "datasets")
+# A folder holding mnist/, where tl.datasets (or the checkout's shared/datasets) finds MNIST (conftest).
+DATA = mnist_home() if MNIST_DIR is not None else REPO.parent / "shared" / "datasets"
 
 
 def _torch():

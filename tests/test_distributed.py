@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
+from conftest import MNIST_DIR, MNIST_SKIP_REASON
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import distributed as dist
 from tinygrad_lite import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed_worker.py"
-DATA = os.environ.get("TINYGRAD_LITE_DATA") or str(ROOT.parent / "shared" / "datasets")
+DATA = str(MNIST_DIR)            # the folder tl.datasets (or the checkout's shared/datasets) finds MNIST in
 
 
 def _mpiexec():
@@ -59,7 +60,8 @@ CHECKS = ["all_reduce", "broadcast", "all_gather", "barrier_rank_size", "shape_m
           "ddp_model_mismatch_error", "broadcast_at_construction",
           "ddp_equals_single_sgd_accum1", "ddp_equals_single_sgd_accum3",
           "ddp_equals_single_adam_accum1", "ddp_equals_single_adam_accum3",
-          "ddp_unused_parameter_keeps_none", "ddp_buffers_follow_rank0", "evaluate_across_ranks", "fit_resume_equals_uninterrupted"]
+          "ddp_unused_parameter_keeps_none", "ddp_buffers_follow_rank0", "evaluate_across_ranks",
+          "fit_resume_equals_uninterrupted"]
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def test_an_exception_on_one_rank_aborts_the_job():
 
 
 @needs_mpi
-@pytest.mark.skipif(not (Path(DATA) / "mnist").is_dir(), reason=f"MNIST not found in {DATA}/mnist")
+@pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
 def test_mnist_example_distributed_equals_one_process(tmp_path):
     """`mpiexec -n 2 examples/mnist.py --distributed`: rank 0 alone prints and writes; 2 ranks x batch 32
     take the same global batches as one process at batch 64, so the numbers agree (to float rounding)."""
@@ -198,14 +200,23 @@ def test_bucket_plan_groups_by_dtype_and_caps_size():
     assert len(dist._plan_buckets(ps, 25)) == 2                          # one per dtype
 
 
-def test_gpu_nccl():
+@pytest.mark.gpu
+def test_gpu_nccl_two_ranks(tmp_path):
+    """NCCL collectives and DDP on CuPy arrays, one GPU per rank (NCCL refuses two ranks on one GPU)."""
     from conftest import gpu_skip_reason
     reason = gpu_skip_reason()
     if reason is not None:
-        pytest.skip(f"NCCL all-reduce needs a GPU: {reason}")
+        pytest.skip(f"the NCCL path needs GPUs: {reason}")
     if _mpi_skip_reason() is not None:
         pytest.skip(_mpi_skip_reason())
-    pytest.skip("the 2-rank NCCL check needs two GPUs (or one shared by 2 ranks) and is not written yet")
+    import cupy
+    if cupy.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("the NCCL path needs 2 GPUs (one per rank; NCCL refuses two ranks on one GPU); this machine has 1")
+    out = tmp_path / "gpu.json"
+    p = _mpirun([WORKER, "gpu", out])
+    assert p.returncode == 0 and out.exists(), p.stdout + p.stderr
+    results = json.loads(out.read_text())
+    assert results and all(v == "ok" for v in results.values()), results
 
 
 # ---------------------------------------------------------------- DistributedSampler

@@ -121,13 +121,37 @@ def commands(code):
 
 
 def _extras():
+    """pyproject.toml's extras: {name: [requirement, ...]}."""
     import tomllib
     conf = tomllib.loads((REPO / "pyproject.toml").read_text())
-    return set(conf["project"].get("optional-dependencies", {}))
+    return conf["project"].get("optional-dependencies", {})
+
+
+def missing_requirements(extras):
+    """The distributions the named extras need that are not installed here (markers for other platforms ignored)."""
+    from importlib import metadata
+    missing = []
+    for extra in extras:
+        for req in _extras().get(extra, []):
+            try:
+                from packaging.requirements import Requirement
+                r = Requirement(req)
+                if r.marker is not None and not r.marker.evaluate({"extra": extra}):
+                    continue
+                name = r.name
+            except ImportError:                   # (packaging comes with pytest; a plain parse otherwise)
+                name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", req).group(0)
+            if name.replace("-", "_").lower() == "tinygrad_lite":
+                continue
+            try:
+                metadata.distribution(name)
+            except metadata.PackageNotFoundError:
+                missing.append(name)
+    return missing
 
 
 def check_pip(cmd):
-    """`pip install -e ".[a,b]"`: the extras exist (nothing is installed)."""
+    """`pip install -e ".[a,b]"`: the extras exist (nothing is installed); returns what of them is not installed."""
     assert "-e" in cmd or "--editable" in cmd, f"README: {' '.join(cmd)}: expected an editable install of the checkout"
     target = cmd[-1]
     m = re.fullmatch(r"\.(?:\[([\w,\s-]+)\])?", target)
@@ -135,8 +159,11 @@ def check_pip(cmd):
     if m.group(1):
         if sys.version_info < (3, 11):
             pytest.skip("reading pyproject.toml needs Python >= 3.11 (tomllib)")
-        missing = {e.strip() for e in m.group(1).split(",")} - _extras()
-        assert not missing, f"README: {' '.join(cmd)} names extras pyproject.toml lacks: {sorted(missing)}"
+        extras = [e.strip() for e in m.group(1).split(",")]
+        unknown = set(extras) - set(_extras())
+        assert not unknown, f"README: {' '.join(cmd)} names extras pyproject.toml lacks: {sorted(unknown)}"
+        return missing_requirements(extras)
+    return []
 
 
 def run_command(cmd, tmp):
@@ -144,7 +171,9 @@ def run_command(cmd, tmp):
     prog = cmd[0]
     if prog in ("pip", "pip3") or cmd[:3] in (["python", "-m", "pip"], ["python3", "-m", "pip"]):
         if "install" in cmd and ("-e" in cmd or "--editable" in cmd):
-            check_pip(cmd)
+            missing = check_pip(cmd)
+            if missing:                            # the block's next commands need what this would install
+                return f"not installed: {', '.join(missing)}"
             return "checked: extras exist"
         if "install" in cmd:
             return "not run: installs third-party packages"
@@ -208,10 +237,15 @@ def test_extraction_finds_the_set_up_and_marks():
         assert b[3] is None or len(b[3]) > 3, f"README block at line {b[0]}: a skip mark needs a reason"
 
 
-def test_pip_extras_are_checked(tmp_path):
+def test_pip_extras_are_checked(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="lacks"):
         run_command(["pip", "install", "-e", ".[tools,nosuchextra]"], tmp_path)
     assert run_command(["pip", "install", "-e", ".[tools]"], tmp_path) == "checked: extras exist"
+    extras = _extras()
+    fake = {**extras, "phantom": ["surely-not-a-distribution-xyz>=1", "numpy"]}
+    monkeypatch.setattr(sys.modules[__name__], "_extras", lambda: fake)
+    assert run_command(["pip", "install", "-e", ".[phantom]"], tmp_path) == \
+        "not installed: surely-not-a-distribution-xyz"
     assert run_command(["tensorboard", "--logdir", "runs"], tmp_path).startswith("not run: tensorboard starts a server")
     with pytest.raises(pytest.fail.Exception, match="readme-test: skip"):
         run_command(["make", "everything"], tmp_path)
@@ -227,6 +261,9 @@ def test_readme_shell_block_runs(block, tmp_path):
     left_out = []
     for cmd in cmds:
         result = run_command(cmd, tmp_path)
+        if isinstance(result, str) and result.startswith("not installed: "):
+            pytest.skip(f"README block at line {line} needs {cmd[-1]} (what `{' '.join(cmd)}` installs): "
+                        f"{result[len('not installed: '):]} missing here")
         if isinstance(result, str) and result.startswith("not run: ") and cmd[0] in NOT_RUN:
             left_out.append(result[len("not run: "):])
     if left_out:

@@ -202,7 +202,8 @@ def _agree(w, name, arr):
     everyone = w.comm.allgather(mine)            # a few bytes of metadata; the data never go through pickle
     if all(e == mine for e in everyone):
         return
-    listing = "; ".join(f"rank {r}: shape {e[0]}, dtype {np.dtype(e[1])}, device {e[2]}" for r, e in enumerate(everyone))
+    listing = "; ".join(f"rank {r}: shape {e[0]}, dtype {np.dtype(e[1])}, device {e[2]}"
+                        for r, e in enumerate(everyone))
     if len({e[2] for e in everyone}) > 1:
         raise DeviceError(f"tl.distributed.{name}: the ranks hold their tensors on different devices ({listing}); "
                           "every rank must use the same device")
