@@ -665,3 +665,13 @@ def test_one_no_grad_object_shared_by_threads():
     assert not errors, errors
     assert seen == {"a_in": False, "a_out": True, "b_in": False, "b_out": True}
     assert tl.is_grad_enabled()
+
+
+def test_a_leafs_gradient_takes_the_leafs_dtype(device):
+    """backward() on a float32 leaf with a float64 gradient: .grad is float32, first and when summed (PyTorch)."""
+    x = tl.Tensor(np.ones(3, dtype=np.float32), requires_grad=True, device=device)
+    x.backward(tl.Tensor(np.full(3, 2.0), device=device))
+    assert x.grad.dtype == np.float32
+    x.backward(tl.Tensor(np.ones(3), device=device))
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(_np(x.grad), [3.0, 3.0, 3.0])

@@ -1320,3 +1320,21 @@ def test_astype_gradient_comes_back_in_the_inputs_dtype(device):
     y.sum().backward()
     assert h.grad.dtype == np.float32 and x.grad.dtype == np.float32
     np.testing.assert_array_equal(_np(x.grad), [2.0, 3.0])
+
+
+def test_pow_with_tensor_exponent_at_zero_matches_pytorch(device):
+    """a ** b with zeros in the base and the exponent: both gradients are torch's (its masks at a == 0, b == 0)."""
+    torch = _torch()
+    if torch is None:
+        pytest.skip("PyTorch is not installed: pow at 0 is compared with torch only")
+    a = np.array([0.0, 0.0, 0.0, 0.0, 2.0, -1.5, 0.5, 1.0])
+    b = np.array([0.0, 1.0, 2.0, 0.5, 0.0, 0.0, -1.0, 3.0])
+    up = np.array([0.5, -1.5, 2.0, 1.0, -0.25, 0.75, 1.25, -2.0])
+    for create_graph in (False, True):
+        xa, xb = tl.Tensor(a, requires_grad=True, device=device), tl.Tensor(b, requires_grad=True, device=device)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            (xa ** xb).backward(tl.Tensor(up, device=device), create_graph=create_graph)
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        (ta ** tb).backward(torch.tensor(up))
+        np.testing.assert_array_equal(_np(xa.grad), ta.grad.numpy())
+        np.testing.assert_array_equal(_np(xb.grad), tb.grad.numpy())
