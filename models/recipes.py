@@ -175,7 +175,7 @@ RECIPES = {
     "mlp_record": Recipe(
         name="mlp_record", model=BNMLP, title="BNMLP 784-512-512-10 BatchNorm, ReLU, dropout 0.2",
         source="this repository (the MLP record: BatchNorm + dropout, no augmentation)", dataset="mnist",
-        optimizer="adam", lr=1e-3, batch_size=128, epochs=12, lr_milestones=(8, 11), lr_gamma=0.2,
+        optimizer="adam", lr=1e-3, batch_size=128, epochs=20, lr_milestones=(12, 17), lr_gamma=0.1,
         reported=0.986, target=0.986,
         reported_note="the goal: 98.6%, above the 98.4-98.5% of plain MLPs in LeCun's MNIST table"),
     "fashion_cnn": Recipe(

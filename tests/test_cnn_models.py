@@ -123,8 +123,7 @@ def test_mnist_example_takes_a_cnn_model(tmp_path):
 
 
 # measured below target on 2026-11-30 (docs/reproduction.md): kept visible, not hidden
-BELOW = {"mlp_record": "98.55% after 12 epochs (goal 98.6%)",
-         "fashion_cnn": "90.51% after the 3 epochs run (the recipe has 8; goal 91.5%)"}
+BELOW = {"fashion_cnn": "90.51% after the 3 epochs run (the recipe has 8; goal 91.5%)"}
 
 
 @pytest.mark.slow
