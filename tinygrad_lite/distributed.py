@@ -221,6 +221,15 @@ def _contiguous(arr):
     return arr if arr.flags.c_contiguous else backend.xp_of(arr).ascontiguousarray(arr)
 
 
+def _in_place(arr, collective):
+    """Run `collective(buf)` on a C-contiguous buffer of arr (arr itself when it is one) and copy the
+    result back into arr when the buffer was a copy."""
+    buf = _contiguous(arr)
+    collective(buf)
+    if buf is not arr:
+        arr[...] = buf
+
+
 def all_reduce(tensor, op: str = "sum", check: bool = True):
     """Reduce `tensor` (a Tensor or array) over all ranks, in place, and return it.
 
@@ -240,14 +249,11 @@ def all_reduce(tensor, op: str = "sum", check: bool = True):
     if check:
         _agree(w, "all_reduce", arr)
     if backend.device_of(arr) == "gpu":
-        _nccl(w).all_reduce(arr, op)
+        _in_place(arr, lambda buf: _nccl(w).all_reduce(buf, op))
     else:
-        buf = _contiguous(arr)
-        w.comm.Allreduce(w.MPI.IN_PLACE, buf, op=_mpi_op(w, op, "all_reduce"))
-        if op == "mean":
-            buf /= w.size
-        if buf is not arr:
-            arr[...] = buf
+        _in_place(arr, lambda buf: w.comm.Allreduce(w.MPI.IN_PLACE, buf, op=_mpi_op(w, op, "all_reduce")))
+    if op == "mean":
+        arr /= w.size
     return tensor
 
 
@@ -262,12 +268,9 @@ def broadcast(tensor, src: int = 0, check: bool = True):
     if check:
         _agree(w, "broadcast", arr)
     if backend.device_of(arr) == "gpu":
-        _nccl(w).broadcast(arr, src)
+        _in_place(arr, lambda buf: _nccl(w).broadcast(buf, src))
     else:
-        buf = _contiguous(arr)
-        w.comm.Bcast(buf, root=src)
-        if buf is not arr:
-            arr[...] = buf
+        _in_place(arr, lambda buf: w.comm.Bcast(buf, root=src))
     return tensor
 
 
@@ -354,20 +357,14 @@ class _Nccl:
     def _stream(self):
         return self.cp.cuda.get_current_stream().ptr
 
-    def all_reduce(self, arr, op):
-        buf = _contiguous(arr)
+    def all_reduce(self, buf, op):
+        """In place on a C-contiguous device array ("mean" is summed here; the caller divides)."""
         self.comm.allReduce(buf.data.ptr, buf.data.ptr, buf.size, self._type(buf, "all_reduce"), self.ops[op],
                             self._stream())
-        if op == "mean":
-            buf /= self.size
-        if buf is not arr:
-            arr[...] = buf
 
-    def broadcast(self, arr, src):
-        buf = _contiguous(arr)
+    def broadcast(self, buf, src):
+        """In place on a C-contiguous device array."""
         self.comm.bcast(buf.data.ptr, buf.size, self._type(buf, "broadcast"), src, self._stream())
-        if buf is not arr:
-            arr[...] = buf
 
     def all_gather(self, arr, out):
         self.comm.allGather(arr.data.ptr, out.data.ptr, arr.size, self._type(arr, "all_gather"), self._stream())
