@@ -414,14 +414,19 @@ def _loss_weight(weight, like, op):
     return w.astype(like.dtype)
 
 
-def binary_cross_entropy(probs, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """-w (t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
-    op = "binary_cross_entropy"
+def _bce_args(weight, reduction, size_average, reduce, target, x, op):
+    """The BCE losses' shared argument handling: (weight, reduction, target as a tensor like x)."""
     if isinstance(weight, str):                   # the old positional reduction
         weight, reduction = None, weight
     _check_reduction(reduction, op)
     _legacy(size_average, reduce, op)
-    t = _as_target(target, probs, op)
+    return weight, reduction, _as_target(target, x, op)
+
+
+def binary_cross_entropy(probs, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-w (t log p + (1-t) log(1-p)); the logs are clamped at -100 as in PyTorch."""
+    op = "binary_cross_entropy"
+    weight, reduction, t = _bce_args(weight, reduction, size_average, reduce, target, probs, op)
     if probs.numel() and not backend.capturing():    # (a host sync: skipped while a CUDA graph is recorded)
         lo, hi = float(probs.data.min()), float(probs.data.max())
         if not (lo >= 0 and hi <= 1):              # (NaN fails too)
@@ -438,11 +443,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=N
     smooth everywhere (the gradient at x = 0 is sigmoid(0) - t, as there). pos_weight (C,) weighs the positive
     term of each class (the last dim)."""
     op = "binary_cross_entropy_with_logits"
-    if isinstance(weight, str):                   # the old positional reduction
-        weight, reduction = None, weight
-    _check_reduction(reduction, op)
-    _legacy(size_average, reduce, op)
-    t = _as_target(target, logits, op)
+    weight, reduction, t = _bce_args(weight, reduction, size_average, reduce, target, logits, op)
     ls = E.LogSigmoid.apply(logits)
     if pos_weight is None:
         loss = (1 - t) * logits - ls
