@@ -9,6 +9,7 @@ import sys
 from collections import Counter, defaultdict
 
 TARGETS = ["tinygrad_lite.ops.*", "tinygrad_lite.nn.functional.*", "tinygrad_lite.optim.*",
+           "tinygrad_lite.elementwise.*", "tinygrad_lite.movement.*", "tinygrad_lite.reductions.*", "tinygrad_lite.conv.*",
            "tinygrad_lite.tensor.x__run_backward*", "tinygrad_lite.tensor.x__pend*",
            "tinygrad_lite.tensor.x__accumulate*", "tinygrad_lite.tensor.x__toposort*",
            "tinygrad_lite.tensor.xǁTensorǁbackward*", "tinygrad_lite.tensor.xǁTensorǁretain_grad*"]

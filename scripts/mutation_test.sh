@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Mutation testing (issue 17): plants one small bug at a time in ops.py, the engine in tensor.py,
+# Mutation testing (issue 17): plants one small bug at a time in ops.py (and elementwise.py, movement.py,
+# reductions.py, conv.py), the engine in tensor.py,
 # nn/functional.py and optim.py, and runs the tests that call the mutated function; a mutant the tests
 # don't catch "survives". Too slow for CI: run it by hand, then record the score and every survivor
 # (killed by a new test, or explained as equivalent) in docs/testing.md.
@@ -16,7 +17,7 @@ export HYPOTHESIS_PROFILE=mutation MPLBACKEND=Agg
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1   # forked workers: no thread pools
 unset PYTHONPATH                      # the tests must import the mutated copy in mutants/, not this checkout
 if [ $# -eq 0 ]; then
-  set -- "tinygrad_lite.ops.*" "tinygrad_lite.nn.functional.*" "tinygrad_lite.optim.*" \
+  set -- "tinygrad_lite.ops.*" "tinygrad_lite.nn.functional.*" "tinygrad_lite.optim.*" "tinygrad_lite.elementwise.*" "tinygrad_lite.movement.*" "tinygrad_lite.reductions.*" "tinygrad_lite.conv.*" \
          "tinygrad_lite.tensor.x__run_backward*" "tinygrad_lite.tensor.x__pend*" \
          "tinygrad_lite.tensor.x__accumulate*" "tinygrad_lite.tensor.x__toposort*" \
          "tinygrad_lite.tensor.xǁTensorǁbackward*" "tinygrad_lite.tensor.xǁTensorǁretain_grad*"
