@@ -232,6 +232,26 @@ def _():
     np.testing.assert_array_equal(g[0], g[1])
 
 
+@check("ddp_gradients_are_the_leafs_own_and_never_shared")
+def _():
+    tl.manual_seed(0)
+    ddp = dist.DistributedDataParallel(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)))
+    x = tl.Tensor(inputs(R, (5, 3)))
+    ddp(x).sum().backward()
+    old = {n: (p.grad, p.grad.numpy().copy()) for n, p in ddp.module.named_parameters()}
+    want = dist.all_gather(np.concatenate([g.reshape(-1) for _, g in old.values()]))
+    np.testing.assert_allclose(np.concatenate([g.reshape(-1) for _, g in old.values()]), (want[0] + want[1]) / 2,
+                               rtol=1e-6)                # reduced: the mean of the ranks' gradients
+    ddp.zero_grad()
+    ddp(tl.Tensor(inputs(R + 7, (5, 3)))).sum().backward()    # a second step: new gradients, other values
+    for n, p in ddp.module.named_parameters():
+        g, values = old[n]
+        assert p.grad is not g and not np.shares_memory(p.grad.numpy(), g.numpy()), n
+        np.testing.assert_array_equal(g.numpy(), values)     # the first step's gradient, held, is unchanged
+    a, b = (m.weight.grad.numpy() for m in (ddp.module[0], ddp.module[2]))
+    assert not np.shares_memory(a, b)
+
+
 @check("ddp_buffers_follow_rank0")
 def _():
     tl.manual_seed(R)

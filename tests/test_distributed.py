@@ -60,7 +60,8 @@ CHECKS = ["all_reduce", "broadcast", "all_gather", "barrier_rank_size", "shape_m
           "ddp_model_mismatch_error", "broadcast_at_construction",
           "ddp_equals_single_sgd_accum1", "ddp_equals_single_sgd_accum3",
           "ddp_equals_single_adam_accum1", "ddp_equals_single_adam_accum3",
-          "ddp_unused_parameter_keeps_none", "ddp_buffers_follow_rank0", "evaluate_across_ranks",
+          "ddp_unused_parameter_keeps_none", "ddp_gradients_are_the_leafs_own_and_never_shared",
+          "ddp_buffers_follow_rank0", "evaluate_across_ranks",
           "fit_resume_equals_uninterrupted"]
 
 
