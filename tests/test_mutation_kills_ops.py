@@ -257,3 +257,102 @@ def test_unflatten_sizes_rules():
 def test_var_std_mean_correction_and_unbiased_together_is_an_error_naming_the_op(fn):
     with pytest.raises(TypeError, match=rf"^{fn}: give correction or unbiased, not both$"):
         getattr(tl, fn)(tl.ones(3), unbiased=True, correction=1)
+
+
+# ------------------------------------------------------------------ float32 stays float32 in every gradient
+def _f32_cases():
+    return {
+        "maximum": lambda h, w: tl.maximum(h, w), "minimum": lambda h, w: tl.minimum(h, w),
+        "where": lambda h, w: tl.where(h > w, h, w), "mul": lambda h, w: h * w, "div": lambda h, w: h / (w * w + 1),
+        "pow": lambda h, w: (h * h + 1) ** w, "logaddexp": lambda h, w: h.logaddexp(w), "matmul": lambda h, w: h @ w.T,
+        "linear": lambda h, w: F.linear(h, w, w[0]), "abs": lambda h, w: h.abs(), "relu": lambda h, w: h.relu(),
+        "sigmoid": lambda h, w: h.sigmoid(), "tanh": lambda h, w: h.tanh(), "clip": lambda h, w: h.clip(-0.5, 0.5),
+        "clip_max": lambda h, w: h.clip(max=0.5), "pow_scalar": lambda h, w: h ** 3, "pow_scalar0": lambda h, w: h ** 0,
+        "rpow": lambda h, w: 2.0 ** h, "rpow0": lambda h, w: 0.0 ** h, "rdiv": lambda h, w: 1.0 / (h * h + 1),
+        "sum": lambda h, w: h.sum(0), "mean": lambda h, w: h.mean(-1), "max": lambda h, w: h.max(),
+        "max_dim": lambda h, w: h.max(1).values, "amin": lambda h, w: h.amin(0), "logsumexp": lambda h, w: h.logsumexp(1),
+        "softmax": lambda h, w: h.softmax(0), "log_softmax": lambda h, w: h.log_softmax(1),
+        "prod": lambda h, w: h.prod(1), "prod_zero": lambda h, w: (h * tl.Tensor(np.eye(3, dtype=np.float32))).prod(1),
+        "std": lambda h, w: h.std(0), "sign": lambda h, w: h.sign(), "round": lambda h, w: h.round(),
+        "floor": lambda h, w: h.floor(), "erf": lambda h, w: h.erf(), "rsqrt": lambda h, w: (h * h + 1).rsqrt(),
+        "elu": lambda h, w: F.elu(h), "selu": lambda h, w: F.selu(h), "softplus": lambda h, w: F.softplus(h),
+        "logsigmoid": lambda h, w: F.logsigmoid(h), "sin": lambda h, w: h.sin(), "cos": lambda h, w: h.cos(),
+        "tan": lambda h, w: h.tan(), "expm1": lambda h, w: h.expm1(), "exp2": lambda h, w: h.exp2(),
+        "log2": lambda h, w: (h * h + 1).log2(), "log10": lambda h, w: (h * h + 1).log10(),
+        "log1p": lambda h, w: (h * h).log1p(), "sqrt": lambda h, w: (h * h + 1).sqrt(),
+        "getitem": lambda h, w: h[[0, 0, 2]], "setitem": lambda h, w: _setitem(h, w),
+        "cat": lambda h, w: tl.cat([h, w], -1), "flip": lambda h, w: h.flip(0), "gather": lambda h, w: h.gather(1, np.array([[0, 0], [2, 1], [1, 1]])),
+        "masked_fill": lambda h, w: h.masked_fill(np.eye(3, dtype=bool), w[0, 0]), "repeat": lambda h, w: h.repeat(2, 1),
+        "pad": lambda h, w: F.pad(h, (1, -1)), "permute": lambda h, w: h.permute(1, 0), "expand": lambda h, w: h[:1].expand(4, 3),
+        "cross_entropy": lambda h, w: F.cross_entropy(h, np.array([0, 2, 1])),
+        "cross_entropy_probs": lambda h, w: F.cross_entropy(h, w.softmax(1), label_smoothing=0.1),
+        "cross_entropy_w": lambda h, w: F.cross_entropy(h, np.array([0, 2, 1]), weight=tl.Tensor(np.array([1, 2, 3], np.float32)), label_smoothing=0.2, reduction="none"),
+        "bce": lambda h, w: F.binary_cross_entropy(h.sigmoid(), w.sigmoid()),
+    }
+
+
+def _setitem(h, w):
+    h = h * 1
+    h[0] = w[1]
+    return h
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("name", sorted(_f32_cases()))
+def test_float32_in_gives_float32_gradients_also_to_retained_non_leaves(name, create_graph):
+    rng = np.random.default_rng(3)
+    x = tl.Tensor(np.array([[0.5, -1.0, 2.0], [1.0, 1.0, -0.0], [0.25, 3.0, -2.0]], np.float32), requires_grad=True)
+    v = tl.Tensor(rng.standard_normal((3, 3)).astype(np.float32), requires_grad=True)
+    h, w = x * 1.0, v * 1.0
+    h.retain_grad()
+    w.retain_grad()
+    y = _f32_cases()[name](h, w)
+    assert y.dtype == np.float32
+    y.backward(tl.Tensor(np.ones(y.shape, np.float32)), create_graph=create_graph)
+    for t, what in ((h, "h"), (w, "w"), (x, "x"), (v, "v")):
+        if t.grad is not None:
+            assert t.grad.dtype == np.float32, f"{what}.grad is {t.grad.dtype}"
+    assert h.grad is not None
+
+
+# ------------------------------------------------------------------ elementwise: erf's tables, rounding of ints, nan
+def test_erf_matches_math_erf_on_every_interval_near_zero_and_at_the_ends():
+    import math
+    h = 6.0 / 64
+    pts = np.concatenate([np.arange(65) * h, np.arange(64) * h + h / 3, np.arange(64) * h + 0.9 * h,
+                          [1e-300, 1e-30, 1e-8, 1e-3, 0.01, 0.05, 0.09, h * 0.999, 5.999, 6.0, 6.5, 27.0]])
+    x = np.concatenate([pts, -pts])
+    got = tl.Tensor(x).erf().numpy()
+    want = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+    assert got.dtype == np.float64
+    special = tl.Tensor(np.array([np.nan, np.inf, -np.inf, -0.0])).erf().numpy()
+    assert np.isnan(special[0]) and special[1] == 1.0 and special[2] == -1.0
+    assert special[3] == 0.0 and np.signbit(special[3])
+    y32 = tl.Tensor(np.array([[0.5, -2.0], [0.01, 7.0]], np.float32)).erf()
+    assert y32.dtype == np.float32 and y32.shape == (2, 2)
+    np.testing.assert_allclose(y32.numpy(), [[math.erf(0.5), math.erf(-2.0)], [math.erf(np.float32(0.01)), 1.0]],
+                               rtol=1e-7)
+    assert tl.Tensor(np.float64(0.25)).erf().shape == ()
+
+
+@pytest.mark.parametrize("op", ["sign", "floor", "ceil", "trunc", "round"])
+def test_rounding_ops_keep_integer_tensors_and_match_torch(op):
+    torch = torch_or_skip()
+    a = np.array([-7, -2, -1, 0, 1, 3, 25], dtype=np.int64)
+    ours, theirs = getattr(tl.Tensor(a), op)(), getattr(torch.tensor(a), op)()
+    assert ours.dtype == np.int64
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    f = np.array([np.nan, -np.inf, np.inf, -0.0, 2.5, -2.5, 0.5, 1.5], dtype=np.float32)
+    ours, theirs = getattr(tl.Tensor(f), op)(), getattr(torch.tensor(f), op)()
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_round_with_decimals_matches_torch():
+    torch = torch_or_skip()
+    x = np.array([0.125, 0.375, -0.125, 1.25, 2.675, -1234.5678, 1250.0, 1350.0, -150.0, 0.0], dtype=np.float32)
+    for d in (1, 2, 3, -1, -2):
+        ours = tl.Tensor(x).round(decimals=d)
+        assert ours.dtype == np.float32
+        np.testing.assert_array_equal(ours.numpy(), torch.tensor(x).round(decimals=d).numpy(), err_msg=str(d))
