@@ -356,3 +356,112 @@ def test_round_with_decimals_matches_torch():
         ours = tl.Tensor(x).round(decimals=d)
         assert ours.dtype == np.float32
         np.testing.assert_array_equal(ours.numpy(), torch.tensor(x).round(decimals=d).numpy(), err_msg=str(d))
+
+
+# ------------------------------------------------------------------ movement: defaults, 0-d and 1-d inputs, messages
+X23 = np.arange(6.0).reshape(2, 3)
+
+
+def test_split_chunk_default_dim_is_0_and_chunk_rules():
+    torch = torch_or_skip()
+    x, t = tl.Tensor(X23), torch.tensor(X23)
+    for ours, theirs in ((x.split(1), t.split(1)), (x.chunk(2), t.chunk(2)), (x.chunk(1), t.chunk(1)),
+                         (tl.arange(5.0).chunk(2), torch.arange(5.0).chunk(2)),
+                         (tl.split(x, 1), torch.split(t, 1))):
+        assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs]
+        for p, q in zip(ours, theirs):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+    with pytest.raises(ValueError, match=r"^chunk: a 0-d tensor has no dim to chunk$"):
+        tl.tensor(1.0).chunk(1)
+    with pytest.raises(IndexError, match=r"^chunk: axis 2 is out of range"):
+        x.chunk(2, 2)
+
+
+def test_flip_1d_0d_and_messages():
+    x1 = tl.arange(4.0)
+    np.testing.assert_array_equal(x1.flip(0).numpy(), [3, 2, 1, 0])
+    np.testing.assert_array_equal(tl.flip(x1, -1).numpy(), [3, 2, 1, 0])
+    assert float(tl.tensor(3.0).flip(0)) == 3.0 and tl.tensor(3.0).flip(-1).shape == ()
+    with pytest.raises(IndexError, match=r"^flip: axis 1 is out of range"):
+        tl.tensor(1.0).flip(1)
+    with pytest.raises(IndexError, match=r"^flip: axis 2 is out of range"):
+        tl.Tensor(X23).flip(2)
+    with pytest.raises(ValueError, match=r"^repeat: sizes must be non-negative, got \(-1, 1\)$"):
+        tl.Tensor(X23).repeat(-1, 1)
+
+
+def test_gather_index_forms_0d_1d_empty_and_messages():
+    torch = torch_or_skip()
+    x = tl.Tensor(X23, requires_grad=True)
+    want = torch.tensor(X23).gather(1, torch.tensor([[2, 0], [1, 1]])).numpy()
+    for idx in ([[2, 0], [1, 1]], np.array([[2, 0], [1, 1]]), tl.Tensor(np.array([[2, 0], [1, 1]]))):
+        np.testing.assert_array_equal(x.gather(1, idx).numpy(), want)
+    np.testing.assert_array_equal(tl.arange(4.0).gather(0, np.array([3, 0, 3])).numpy(), [3, 0, 3])   # 1-d
+    assert x.gather(1, np.zeros((2, 0), dtype=np.int64)).shape == (2, 0)                               # empty
+    s = tl.tensor(3.0)                                                                                   # 0-d
+    assert float(s.gather(0, np.array(0))) == 3.0 and float(s.gather(-1, np.array(0))) == 3.0
+    with pytest.raises(IndexError, match=r"^gather: axis 1 is out of range"):
+        s.gather(1, np.array(0))
+    with pytest.raises(ValueError, match=r"^gather: index of shape \(1,\) for a 0-d input; it must be 0-d too$"):
+        s.gather(0, np.array([0]))
+    with pytest.raises(IndexError, match=r"^gather: index 1 is out of bounds for a 0-d input$"):
+        s.gather(0, np.array(1))
+    with pytest.raises(IndexError, match=r"^gather: axis 2 is out of range"):
+        x.gather(2, [[0]])
+    with pytest.raises(IndexError, match=r"^gather: index -1 is out of bounds for dim 1 with size 3"):
+        x.gather(1, [[-1, 0], [0, 0]])
+
+
+def test_pad_defaults_boundaries_and_fresh_memory():
+    torch = torch_or_skip()
+    TF = torch.nn.functional
+    x = np.arange(3.0)
+    for p in [(1, 2), (-3, 0), (-2, -1), (-1, -2), (-3, 1), (1, -3), (0, 0), (-1, 0)]:
+        ours, theirs = F.pad(tl.Tensor(x), p), TF.pad(torch.tensor(x), p)
+        assert ours.shape == tuple(theirs.shape), p
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=str(p))
+    for p in [(-4, 3), (-3, -1)]:
+        with pytest.raises(ValueError, match=rf"^pad: padding \({p[0]}, {p[1]}\) gives a negative size in dim 0"):
+            F.pad(tl.Tensor(x), p)
+    with pytest.raises(ValueError, match=r"^pad: 4 pad amounts for a tensor of 1 dims"):
+        F.pad(tl.Tensor(x), (1, 1, 1, 1))
+    for p in [(0, 0), (-1, 0), (0, -1)]:        # no padding added: still new memory, as torch's
+        t = tl.Tensor(x.copy())
+        y = F.pad(t, p)
+        assert y is not t
+        y += 100.0
+        np.testing.assert_array_equal(t.numpy(), x)
+
+
+def test_prod_arguments_dtypes_and_0d():
+    torch = torch_or_skip()
+    a = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]], np.float32)
+    x, t = tl.Tensor(a), torch.tensor(a)
+    assert tl.prod(x).shape == () and x.prod().shape == ()                # keepdim defaults to False
+    np.testing.assert_allclose(tl.prod(x, axis=1).numpy(), t.prod(1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tl.prod(x, dim=0, keepdims=True).numpy(), t.prod(0, keepdim=True).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tl.prod(x, 1).numpy(), t.prod(1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tl.arange(1.0, 5.0).prod(0).numpy(), 24.0)          # 1-d over its dim
+    y = tl.prod(x, 1, dtype=np.float32)
+    assert y.dtype == np.float32
+    assert tl.prod(tl.Tensor(np.array([1, 2, 3], np.int32)), dtype=np.float32).dtype == np.float32
+    for arr in (np.array([1, 2, 3], np.int32), np.array([3, 4], np.uint8), np.array([True, True])):
+        ours, theirs = tl.prod(tl.Tensor(arr)), torch.prod(torch.tensor(arr))
+        assert ours.dtype == np.int64 and int(ours) == int(theirs)
+    s = tl.tensor(3.0)
+    assert float(s.prod(0)) == 3.0 and float(s.prod(-1)) == 3.0
+    with pytest.raises(IndexError, match=r"^prod: axis 1 is out of range"):
+        s.prod(1)
+    with pytest.raises(IndexError, match=r"^prod: axis 3 is out of range"):
+        x.prod(3)
+
+
+def test_var_std_mean_unbiased_true_matches_torch():
+    torch = torch_or_skip()
+    a = np.array([[1.0, 2.0, 4.0, 8.0], [0.5, -1.0, 3.0, 2.0]])
+    for fn in ("var_mean", "std_mean"):
+        for kw in (dict(unbiased=True), dict(unbiased=False), dict(correction=0), dict(correction=2), {}):
+            ours = getattr(tl, fn)(tl.Tensor(a), 1, **kw)
+            theirs = getattr(torch, fn)(torch.tensor(a), 1, **kw)
+            for o, t in zip(ours, theirs):
+                np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-12, err_msg=f"{fn} {kw}")
