@@ -465,3 +465,17 @@ def test_var_std_mean_unbiased_true_matches_torch():
             theirs = getattr(torch, fn)(torch.tensor(a), 1, **kw)
             for o, t in zip(ours, theirs):
                 np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-12, err_msg=f"{fn} {kw}")
+
+
+def test_elu_celu_keep_the_sign_of_zero_with_a_negative_alpha_as_torch():
+    """A real (small) difference the mutant ELU.forward `a > 0 -> a >= 0` exposed: with alpha < 0 the negative
+    branch turned +0.0 into -0.0 (and -0.0 into +0.0); PyTorch returns x itself at both zeros."""
+    torch = torch_or_skip()
+    TF = torch.nn.functional
+    x = np.array([0.0, -0.0, 0.0, -0.0, 1.0, -1.0])
+    for ours, theirs in ((F.elu(tl.Tensor(x), -1.5), TF.elu(torch.tensor(x), -1.5)),
+                         (F.celu(tl.Tensor(x), -2.0), TF.celu(torch.tensor(x), -2.0)),
+                         (F.elu(tl.Tensor(x), 1.0), TF.elu(torch.tensor(x), 1.0)),
+                         (F.selu(tl.Tensor(x)), TF.selu(torch.tensor(x)))):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))
