@@ -479,3 +479,27 @@ def test_elu_celu_keep_the_sign_of_zero_with_a_negative_alpha_as_torch():
                          (F.selu(tl.Tensor(x)), TF.selu(torch.tensor(x)))):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
         np.testing.assert_array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))
+
+
+def test_split_empty_dims_0d_and_messages():
+    torch = torch_or_skip()
+    for size in (0, 2):                 # an empty dim splits into one empty piece, as torch's
+        ours, theirs = tl.zeros(0, 2).split(size), torch.zeros(0, 2).split(size)
+        assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs] == [(0, 2)]
+    for size in (0, -1):
+        with pytest.raises(ValueError, match=rf"^split: split_size must be positive, got {size}$"):
+            tl.zeros(3).split(size)
+    with pytest.raises(ValueError, match=r"^split: split_size must be positive, got -1$"):
+        tl.zeros(0).split(-1)
+    with pytest.raises(ValueError, match=r"^split: a 0-d tensor has no dim to split$"):
+        tl.tensor(1.0).split(1)
+    with pytest.raises(IndexError, match=r"^split: axis 2 is out of range"):
+        tl.zeros(2, 3).split(1, 2)
+
+
+def test_rsqrt_at_zero_and_below_is_silent_inf_and_nan_as_torch():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no NumPy RuntimeWarning reaches the user (torch warns nothing)
+        y = tl.Tensor(np.array([0.0, -1.0, 4.0])).rsqrt().numpy()
+    assert y[0] == np.inf and np.isnan(y[1]) and y[2] == 0.5
