@@ -3,22 +3,29 @@
 Every op is a pair of linear maps that are each other's adjoint, so each backward is another
 Function of this file and create_graph differentiates backward passes to any order:
 
-    Conv2d          x, w -> y           backward: ConvInputGrad (x's), ConvWeightGrad (w's)
+    Conv2d          x, w, b -> y        backward: ConvInputGrad (x's), ConvWeightGrad (w's and b's)
     ConvInputGrad   g, w -> x-shaped    (the transposed convolution, col2im)
-    ConvWeightGrad  x, g -> w-shaped
+    ConvWeightGrad  x, g -> w-shaped    (or [w | b]-shaped: one GEMM for both)
     WindowSum / WindowSpread            average pooling and its adjoint
     WindowGather / WindowScatter        max pooling (at the saved argmax) and its adjoint
 
 Convolution is one GEMM each way on im2col columns: the (padded) input copied once, tap by tap,
 into a (C*kh*kw, N*OH*OW) matrix that backward reuses for the weight gradient and releases with
 the graph; pooling reads the windows as a strided view (backend.windows2d, no copy). Array code goes
-through the backend (pad2d, windows2d, xp_of) so one definition serves NumPy and CuPy.
+through the backend (windows2d, xp_of) so one definition serves NumPy and CuPy.
+
+Memory layout: conv2d's output is stored channels-last, (N, OH, OW, O) memory returned as the
+(N, O, OH, OW) view PyTorch's API shows (the GEMM writes it that way with no copy). ReLU and the other
+elementwise ops keep that order, pooling works in its input's order (channels innermost: contiguous
+runs) and gives its output and its gradient in it too, so the gradient that reaches the convolution is
+already the (N*OH*OW, O) matrix its weight-gradient GEMM takes. Any other layout is still right, only
+slower: shapes and values are PyTorch's whatever the strides.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .backend import capturing, pad2d, rng, windows2d, xp_of
+from .backend import capturing, rng, windows2d, xp_of
 from .function import Function
 from .tensor import Tensor, _check_same_device
 
@@ -70,50 +77,108 @@ def _slices(i, j, out_hw, stride, dilation):
     return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
+def _channels_last(a):
+    """True when the (N, C, H, W) array a is stored channels-last, (N, H, W, C) memory, as conv2d's outputs
+    (and what elementwise ops compute from them) are; False for C-contiguous or any other order."""
+    return a.shape[1] > 1 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _new(xp, shape, dtype, channels_last, fill=None):
+    """A new (N, C, H, W) array, stored channels-last (a transposed view of (N, H, W, C) memory) or
+    C-contiguous; uninitialised, or filled with `fill`."""
+    n, c, h, w = shape
+    mem = (n, h, w, c) if channels_last else shape
+    a = xp.empty(mem, dtype=dtype) if fill is None else xp.full(mem, fill, dtype=dtype)
+    return a.transpose(0, 3, 1, 2) if channels_last else a
+
+
+def _reorder(a, channels_last):
+    """a copied into a new array stored channels-last or C-contiguous."""
+    out = _new(xp_of(a), a.shape, a.dtype, channels_last)
+    out[...] = a
+    return out
+
+
+def _pad(x, padding, value=0):
+    """x (N, C, H, W) with `value` rows and columns around it, in x's memory order (x itself if none)."""
+    (ph, pw), (n, c, h, w) = padding, x.shape
+    if not ph and not pw:
+        return x
+    out = _new(xp_of(x), (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _channels_last(x), fill=value)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
 def _crop(a, padding, hw):
+    """The (H, W) middle of a padded (N, C, H + 2 ph, W + 2 pw) array, as a new array in its memory order."""
     (ph, pw), (h, w) = padding, hw
-    if ph or pw:
-        a = a[..., ph:ph + h, pw:pw + w]
-    return xp_of(a).ascontiguousarray(a)
+    if not ph and not pw:
+        return a
+    out = _new(xp_of(a), a.shape[:2] + (h, w), a.dtype, _channels_last(a))
+    out[...] = a[..., ph:ph + h, pw:pw + w]
+    return out
 
 
-def _im2col(x, kernel, stride, padding, dilation):
+def _matrix(g):
+    """g (N, O, OH, OW) as the (N*OH*OW, O) matrix the convolution's GEMMs take: a view (C- or F-ordered)
+    when g is stored channels-last (conv2d's outputs and the gradients pooling and ReLU give back) or
+    channel-major, (O, N, OH, OW) memory; a copy otherwise."""
+    o = g.shape[1]
+    t = g.transpose(0, 2, 3, 1)
+    if t.flags.c_contiguous:
+        return t.reshape(-1, o)
+    t = g.transpose(1, 0, 2, 3)
+    if t.flags.c_contiguous:
+        return t.reshape(o, -1).T
+    return xp_of(g).ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
+
+
+def _im2col(x, kernel, stride, padding, dilation, ones=False):
     """x (N, C, H, W) -> columns (C*kh*kw, N*OH*OW): row (c, i, j) holds what kernel tap (i, j) of channel c
-    sees at every output position (a copy, made tap by tap: kh*kw strided block copies), and (OH, OW)."""
+    sees at every output position (one strided copy of the windows, x in any memory order), and (OH, OW).
+    ones=True adds a last row of ones (the bias's row: conv2d adds its bias inside the GEMM)."""
     xp = xp_of(x)
-    xpad = pad2d(x, *padding)
     n, c = x.shape[:2]
-    (kh, kw) = kernel
-    oh, ow = (_out_size(s, k, st, 0, d) for s, k, st, d in zip(xpad.shape[2:], kernel, stride, dilation))
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    xt = xpad.transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xt[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)]
-    return cols.reshape(c * kh * kw, n * oh * ow), (oh, ow)
+    win = windows2d(_pad(x, padding), kernel, stride, dilation)         # (N, C, OH, OW, kh, kw), a view
+    oh, ow = win.shape[2:4]
+    k = c * kernel[0] * kernel[1]
+    cols = xp.empty((k + bool(ones), n * oh * ow), dtype=x.dtype)
+    cols[:k].reshape(c, *kernel, n, oh, ow)[...] = win.transpose(1, 4, 5, 0, 2, 3)
+    if ones:
+        cols[-1] = 1
+    return cols, (oh, ow)
 
 
 # ------------------------------------------------------------------ convolution
 class Conv2d(Function):
-    """y = conv(x, w) + b: x (N, C, H, W), w (O, C, kh, kw), b (O,); one GEMM on the im2col columns."""
+    """y = conv(x, w) + b: x (N, C, H, W), w (O, C, kh, kw), b (O,); one GEMM on the im2col columns (the
+    bias too: a last column of the weight matrix against the columns' row of ones, which gives the bias's
+    gradient from the weight-gradient GEMM as well). y is stored channels-last: (N, OH, OW, O) memory seen
+    as (N, O, OH, OW)."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         o, _, kh, kw = w.shape
-        cols, (oh, ow) = _im2col(x, (kh, kw), stride, padding, dilation)
-        y = w.reshape(o, -1) @ cols                                       # (O, N*OH*OW): the one GEMM
+        cols, (oh, ow) = _im2col(x, (kh, kw), stride, padding, dilation, ones=b is not None)
+        wm = w.reshape(o, -1)
         if b is not None:
-            y += b[:, None]
+            wm = xp_of(w).concatenate((wm, b[:, None]), axis=1)       # (O, C*kh*kw + 1): [w | b]
+        y = cols.T @ wm.T                                                 # (N*OH*OW, O): the one GEMM
         self.cols, self.geom = cols, dict(stride=stride, padding=padding, dilation=dilation)
-        return y.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)     # (N, O, OH, OW), a view
+        return y.reshape(x.shape[0], oh, ow, o).transpose(0, 3, 1, 2)     # (N, O, OH, OW), a view
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
+        b = self.inputs[2] if len(self.inputs) == 3 else None
         gx = ConvInputGrad.apply(g, w, x_shape=x.shape, **self.geom) if x.requires_grad else None
-        gw = (ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=self.cols, **self.geom)
-              if w.requires_grad else None)
-        if len(self.inputs) == 2:
+        if b is None:
+            gw = (ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=self.cols, **self.geom)
+                  if w.requires_grad else None)
             return gx, gw
-        return gx, gw, (g.sum(axis=(0, 2, 3)) if self.inputs[2].requires_grad else None)
+        if not (w.requires_grad or b.requires_grad):
+            return gx, None, None
+        gwb = ConvWeightGrad.apply(x, g, w_shape=w.shape, bias=True, cols=self.cols, **self.geom)  # [gw | gb]
+        return (gx, gwb[:, :-1].reshape(w.shape) if w.requires_grad else None,
+                gwb[:, -1] if b.requires_grad else None)
 
 
 class ConvInputGrad(Function):
@@ -125,14 +190,13 @@ class ConvInputGrad(Function):
         n, o, oh, ow = g.shape
         _, c, kh, kw = w.shape
         self.x_shape, self.geom = x_shape, dict(stride=stride, padding=padding, dilation=dilation)
-        gm = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
-        cols = (w.reshape(o, -1).T @ gm).reshape(c, kh, kw, n, oh, ow)
+        cols = (w.reshape(o, -1).T @ _matrix(g).T).reshape(c, kh, kw, n, oh, ow)
         (ph, pw), (h, wd) = padding, x_shape[2:]
         out = xp.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=cols.dtype)
         for i in range(kh):
             for j in range(kw):
                 out[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)] += cols[:, i, j]
-        return _crop(out.transpose(1, 0, 2, 3), padding, (h, wd))
+        return xp.ascontiguousarray(out.transpose(1, 0, 2, 3)[:, :, ph:ph + h, pw:pw + wd])
 
     def backward(self, gg):
         g, w = self.inputs
@@ -142,20 +206,24 @@ class ConvInputGrad(Function):
 
 
 class ConvWeightGrad(Function):
-    """The gradient of conv2d with respect to its weight: g (as (O, N*OH*OW)) @ the im2col columns of x."""
+    """The gradient of conv2d with respect to its weight: (the im2col columns of x @ g as (N*OH*OW, O))^T,
+    w-shaped. With bias=True the columns carry conv2d's row of ones and the result is the matrix
+    (O, C*kh*kw + 1) = [weight gradient | bias gradient]: the bias's gradient from the same GEMM."""
 
-    def forward(self, x, g, w_shape, stride, padding, dilation, cols=None):
-        self.geom = dict(stride=stride, padding=padding, dilation=dilation)
+    def forward(self, x, g, w_shape, stride, padding, dilation, bias=False, cols=None):
+        self.geom, self.w_shape, self.bias = dict(stride=stride, padding=padding, dilation=dilation), w_shape, bias
         if cols is None:
-            cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation)
-        o = w_shape[0]
-        gm = xp_of(g).ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
-        return (gm @ cols.T).reshape(w_shape)
+            cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation, ones=bias)
+        gw = xp_of(g).ascontiguousarray((cols @ _matrix(g)).T)
+        return gw if bias else gw.reshape(w_shape)
 
     def backward(self, u):
         x, g = self.inputs
+        b = ()
+        if self.bias:                                   # u = [weight's part | bias's part]
+            u, b = u[:, :-1].reshape(self.w_shape), (u[:, -1],)
         dx = ConvInputGrad.apply(g, u, x_shape=x.shape, **self.geom) if x.requires_grad else None
-        dg = Conv2d.apply(x, u, **self.geom) if g.requires_grad else None
+        dg = Conv2d.apply(x, u, *b, **self.geom) if g.requires_grad else None
         return dx, dg
 
 
@@ -206,10 +274,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 # ------------------------------------------------------------------ pooling: window sums (average)
+# Pooling works in its input's memory order (see the module docstring): its outputs, its saved argmax and
+# its gradients are stored as the input is, channels-last or C-contiguous (_new, _pad, _crop).
 def _window_sums(x, kernel, stride, padding, dilation):
-    """The sum of each (zero-padded) window: kh*kw strided adds, no window copy."""
-    win = windows2d(pad2d(x, *padding), kernel, stride, dilation)
-    out = win[..., 0, 0].copy()
+    """The sum of each (zero-padded) window, in x's memory order: kh*kw strided adds, no window copy."""
+    win = windows2d(_pad(x, padding), kernel, stride, dilation)
+    out = _new(xp_of(x), win.shape[:4], x.dtype, _channels_last(x))
+    out[...] = win[..., 0, 0]
     for k in range(1, kernel[0] * kernel[1]):
         out += win[..., k // kernel[1], k % kernel[1]]
     return out
@@ -220,23 +291,26 @@ class WindowSum(Function):
 
     def forward(self, x, kernel, stride, padding, dilation, scale):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, scale=scale)
-        self.x_shape = x.shape
+        self.x_shape, self.channels_last = x.shape, _channels_last(x)
         out = _window_sums(x, kernel, stride, padding, dilation)
         out *= scale
         return out
 
     def backward(self, g):
-        return WindowSpread.apply(g, x_shape=self.x_shape, **self.args)
+        return WindowSpread.apply(g, x_shape=self.x_shape, channels_last=self.channels_last, **self.args)
 
 
 class WindowSpread(Function):
-    """WindowSum's adjoint: each output's g * scale added back to every element of its window."""
+    """WindowSum's adjoint: each output's g * scale added back to every element of its window (the result
+    stored channels-last or C-contiguous as `channels_last` says: the order WindowSum's input had)."""
 
-    def forward(self, g, x_shape, kernel, stride, padding, dilation, scale):
+    def forward(self, g, x_shape, kernel, stride, padding, dilation, scale, channels_last=False):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, scale=scale)
+        xp = xp_of(g)
         (ph, pw), (h, w) = padding, x_shape[2:]
-        out = xp_of(g).zeros(x_shape[:2] + (h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        gs = g * scale
+        out = _new(xp, x_shape[:2] + (h + 2 * ph, w + 2 * pw), g.dtype, channels_last, fill=0)
+        gs = _new(xp, g.shape, g.dtype, channels_last)
+        xp.multiply(g, scale, out=gs)                          # (in out's memory order: same-order adds)
         for i in range(kernel[0]):
             for j in range(kernel[1]):
                 out[(Ellipsis,) + _slices(i, j, g.shape[2:], stride, dilation)] += gs
@@ -253,10 +327,11 @@ class WindowGather(Function):
     def forward(self, x, idx, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         self.x_shape, self.idx = x.shape, idx
-        win = windows2d(pad2d(x, *padding), kernel, stride, dilation)
-        out = xp_of(x).zeros(win.shape[:4], dtype=x.dtype)
+        xp = xp_of(x)
+        win = windows2d(_pad(x, padding), kernel, stride, dilation)
+        out = _new(xp, win.shape[:4], x.dtype, _channels_last(idx), fill=0)
         for k in range(kernel[0] * kernel[1]):
-            xp_of(x).copyto(out, win[..., k // kernel[1], k % kernel[1]], where=idx == k)
+            xp.copyto(out, win[..., k // kernel[1], k % kernel[1]], where=idx == k)
         return out
 
     def backward(self, g):
@@ -268,19 +343,27 @@ class MaxPool2d(WindowGather):
 
     def forward(self, x, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        xp = xp_of(x)
-        win = windows2d(pad2d(x, *padding, value=-np.inf), kernel, stride, dilation)
+        xp, cl = xp_of(x), _channels_last(x)
+        win = windows2d(_pad(x, padding, -np.inf), kernel, stride, dilation)
         taps = [win[..., k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
-        best = xp.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0].copy()
+        best = _new(xp, win.shape[:4], x.dtype, cl)
+        if len(taps) == 1:
+            best[...] = taps[0]
+        else:
+            xp.maximum(taps[0], taps[1], out=best)
         for v in taps[2:]:
             xp.maximum(best, v, out=best)                          # (NaN propagates)
         itype = np.int8 if len(taps) < 128 else np.int32
-        idx = xp.zeros(best.shape, dtype=itype)
-        found = taps[0] == best                     # the first tap holding the maximum takes the gradient
-        for k in range(1, len(taps)):               # (bool/int8 arithmetic: much faster than masked copies)
-            hit = taps[k] == best
-            idx += (hit > found) * itype(k)
-            found |= hit
+        idx = _new(xp, best.shape, itype, cl, fill=0 if len(taps) == 1 else None)
+        if len(taps) > 1:
+            # the first tap holding the maximum takes the gradient: with m_k = (tap k != max), the index is
+            # m_0 (1 + m_1 (1 + m_2 (1 + ...))), evaluated from the last tap back (Horner's rule): one
+            # comparison and two in-place int8 passes per tap
+            xp.not_equal(taps[-2], best, out=idx)
+            miss = _new(xp, best.shape, bool, cl)
+            for v in taps[-3::-1]:
+                idx += itype(1)
+                idx *= xp.not_equal(v, best, out=miss)
         if len(taps) > 1 and (capturing() or xp.isnan(best).any()):   # PyTorch's kernel: a window's last NaN wins
             for k, v in enumerate(taps):
                 nan = v != v
@@ -290,21 +373,29 @@ class MaxPool2d(WindowGather):
 
 
 class WindowScatter(Function):
-    """WindowGather's adjoint: g added at each window's saved tap (argmax scatter)."""
+    """WindowGather's adjoint: g added at each window's saved tap (argmax scatter), stored in the memory
+    order of idx (that is, of the pooled input)."""
 
     def forward(self, g, idx, x_shape, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         self.idx = idx
-        xp = xp_of(g)
+        xp, cl = xp_of(g), _channels_last(idx)
         (ph, pw), (h, w) = padding, x_shape[2:]
-        out = xp.zeros(x_shape[:2] + (h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        hp, wp = h + 2 * ph, w + 2 * pw
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+        tiled = (dilation == (1, 1) and stride == kernel   # the windows cover the padded input exactly once
+                 and g.shape[2] * kernel[0] == hp and g.shape[3] * kernel[1] == wp)
+        if _channels_last(g) != cl:       # g in idx's memory order first: a small copy that makes the
+            g = _reorder(g, cl)            # kh*kw strided writes below several times faster
+        out = _new(xp, x_shape[:2] + (hp, wp), g.dtype, cl, fill=None if tiled else 0)
+        hit = _new(xp, idx.shape, bool, cl)
         for k in range(kernel[0] * kernel[1]):
             at = out[(Ellipsis,) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
+            xp.equal(idx, k, out=hit)
             if disjoint:                                  # windows don't overlap: each element written once
-                xp.multiply(g, idx == k, out=at)
+                xp.multiply(g, hit, out=at)
             else:
-                at += g * (idx == k)
+                at += g * hit
         return _crop(out, padding, (h, w))
 
     def backward(self, gg):
