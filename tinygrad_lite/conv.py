@@ -77,24 +77,26 @@ def _slices(i, j, out_hw, stride, dilation):
     return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
-def _channels_last(a):
-    """True when the (N, C, H, W) array a is stored channels-last, (N, H, W, C) memory, as conv2d's outputs
-    (and what elementwise ops compute from them) are; False for C-contiguous or any other order."""
-    return a.shape[1] > 1 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+def _order(a):
+    """The axes of the (N, C, H, W) array a from the outermost in memory to the innermost (NumPy's order
+    'K'): (0, 1, 2, 3) C-contiguous, (1, 0, 2, 3) channel-major (conv2d's outputs), (0, 2, 3, 1)
+    channels-last. Axes of length 1 count as innermost, so equal layouts compare equal."""
+    if a.flags.c_contiguous:
+        return (0, 1, 2, 3)
+    return tuple(sorted(range(4), key=lambda i: (-abs(a.strides[i]) if a.shape[i] > 1 else 1, i)))
 
 
-def _new(xp, shape, dtype, channels_last, fill=None):
-    """A new (N, C, H, W) array, stored channels-last (a transposed view of (N, H, W, C) memory) or
-    C-contiguous; uninitialised, or filled with `fill`."""
-    n, c, h, w = shape
-    mem = (n, h, w, c) if channels_last else shape
+def _new(xp, shape, dtype, order, fill=None):
+    """A new (N, C, H, W) array stored in memory order `order` (see _order; a transposed view unless
+    C-contiguous), uninitialised or filled with `fill`."""
+    mem = tuple(shape[i] for i in order)
     a = xp.empty(mem, dtype=dtype) if fill is None else xp.full(mem, fill, dtype=dtype)
-    return a.transpose(0, 3, 1, 2) if channels_last else a
+    return a if order == (0, 1, 2, 3) else a.transpose(tuple(order.index(i) for i in range(4)))
 
 
-def _reorder(a, channels_last):
-    """a copied into a new array stored channels-last or C-contiguous."""
-    out = _new(xp_of(a), a.shape, a.dtype, channels_last)
+def _reorder(a, order):
+    """a copied into a new array stored in memory order `order`."""
+    out = _new(xp_of(a), a.shape, a.dtype, order)
     out[...] = a
     return out
 
@@ -104,7 +106,7 @@ def _pad(x, padding, value=0):
     (ph, pw), (n, c, h, w) = padding, x.shape
     if not ph and not pw:
         return x
-    out = _new(xp_of(x), (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _channels_last(x), fill=value)
+    out = _new(xp_of(x), (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _order(x), fill=value)
     out[:, :, ph:ph + h, pw:pw + w] = x
     return out
 
@@ -114,7 +116,7 @@ def _crop(a, padding, hw):
     (ph, pw), (h, w) = padding, hw
     if not ph and not pw:
         return a
-    out = _new(xp_of(a), a.shape[:2] + (h, w), a.dtype, _channels_last(a))
+    out = _new(xp_of(a), a.shape[:2] + (h, w), a.dtype, _order(a))
     out[...] = a[..., ph:ph + h, pw:pw + w]
     return out
 
@@ -133,20 +135,37 @@ def _matrix(g):
     return xp_of(g).ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
 
 
+CHANNELS_LAST = (0, 2, 3, 1)     # the memory order of conv2d's outputs (see _order)
+
+
 def _im2col(x, kernel, stride, padding, dilation, ones=False):
-    """x (N, C, H, W) -> columns (C*kh*kw, N*OH*OW): row (c, i, j) holds what kernel tap (i, j) of channel c
-    sees at every output position (one strided copy of the windows, x in any memory order), and (OH, OW).
-    ones=True adds a last row of ones (the bias's row: conv2d adds its bias inside the GEMM)."""
+    """x (N, C, H, W) -> the columns (K, N*OH*OW), (OH, OW) and whether the K = C*kh*kw rows run in
+    (kh, kw, C) order. Row k holds what one kernel tap of one channel sees at every output position: one
+    strided copy of the windows, made in x's memory order. For x stored channels-last (conv2d's outputs)
+    that is the (N*OH*OW, K) matrix with K in (kh, kw, C) order, channels innermost, and the columns are its
+    transposed view; otherwise K runs (C, kh, kw), weight order. ones=True adds a last row of ones (the
+    bias's row: conv2d adds its bias inside the GEMM)."""
     xp = xp_of(x)
     n, c = x.shape[:2]
     win = windows2d(_pad(x, padding), kernel, stride, dilation)         # (N, C, OH, OW, kh, kw), a view
     oh, ow = win.shape[2:4]
     k = c * kernel[0] * kernel[1]
+    if c > 1 and _order(x) == CHANNELS_LAST:
+        rows = xp.empty((n * oh * ow, k + bool(ones)), dtype=x.dtype)
+        rows[:, :k].reshape(n, oh, ow, *kernel, c)[...] = win.transpose(0, 2, 3, 4, 5, 1)
+        if ones:
+            rows[:, k] = 1
+        return rows.T, (oh, ow), True
     cols = xp.empty((k + bool(ones), n * oh * ow), dtype=x.dtype)
     cols[:k].reshape(c, *kernel, n, oh, ow)[...] = win.transpose(1, 4, 5, 0, 2, 3)
     if ones:
         cols[-1] = 1
-    return cols, (oh, ow)
+    return cols, (oh, ow), False
+
+
+def _weight_matrix(w, taps_last):
+    """w (O, C, kh, kw) as the (O, C*kh*kw) matrix whose columns run in the im2col rows' order."""
+    return (w.transpose(0, 2, 3, 1) if taps_last else w).reshape(w.shape[0], -1)
 
 
 # ------------------------------------------------------------------ convolution
@@ -157,9 +176,9 @@ class Conv2d(Function):
     as (N, O, OH, OW)."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-        o, _, kh, kw = w.shape
-        cols, (oh, ow) = _im2col(x, (kh, kw), stride, padding, dilation, ones=b is not None)
-        wm = w.reshape(o, -1)
+        o = w.shape[0]
+        cols, (oh, ow), self.taps_last = _im2col(x, w.shape[2:], stride, padding, dilation, ones=b is not None)
+        wm = _weight_matrix(w, self.taps_last)
         if b is not None:
             wm = xp_of(w).concatenate((wm, b[:, None]), axis=1)       # (O, C*kh*kw + 1): [w | b]
         y = cols.T @ wm.T                                                 # (N*OH*OW, O): the one GEMM
@@ -169,30 +188,42 @@ class Conv2d(Function):
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
         b = self.inputs[2] if len(self.inputs) == 3 else None
-        gx = ConvInputGrad.apply(g, w, x_shape=x.shape, **self.geom) if x.requires_grad else None
+        gx = (ConvInputGrad.apply(g, w, x_shape=x.shape, channels_last=self.taps_last, **self.geom)
+              if x.requires_grad else None)
+        cols = (self.cols, self.taps_last)
         if b is None:
-            gw = (ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=self.cols, **self.geom)
-                  if w.requires_grad else None)
+            gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=cols, **self.geom) if w.requires_grad else None
             return gx, gw
         if not (w.requires_grad or b.requires_grad):
             return gx, None, None
-        gwb = ConvWeightGrad.apply(x, g, w_shape=w.shape, bias=True, cols=self.cols, **self.geom)  # [gw | gb]
+        gwb = ConvWeightGrad.apply(x, g, w_shape=w.shape, bias=True, cols=cols, **self.geom)    # [gw | gb]
         return (gx, gwb[:, :-1].reshape(w.shape) if w.requires_grad else None,
                 gwb[:, -1] if b.requires_grad else None)
 
 
 class ConvInputGrad(Function):
     """The gradient of conv2d with respect to its input (a transposed convolution): the columns
-    w^T g, added back into the padded input's shape tap by tap (col2im), then cropped."""
+    w^T g, added back into the padded input's shape tap by tap (col2im), then cropped. channels_last=True
+    (the input was stored so) gives it channels-last, the columns' channels innermost in every add."""
 
-    def forward(self, g, w, x_shape, stride, padding, dilation):
+    def forward(self, g, w, x_shape, stride, padding, dilation, channels_last=False):
         xp = xp_of(g)
         n, o, oh, ow = g.shape
         _, c, kh, kw = w.shape
-        self.x_shape, self.geom = x_shape, dict(stride=stride, padding=padding, dilation=dilation)
-        cols = (w.reshape(o, -1).T @ _matrix(g).T).reshape(c, kh, kw, n, oh, ow)
+        self.x_shape = x_shape
+        self.geom = dict(stride=stride, padding=padding, dilation=dilation, channels_last=channels_last)
         (ph, pw), (h, wd) = padding, x_shape[2:]
-        out = xp.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=cols.dtype)
+        shape = (n, c, h + 2 * ph, wd + 2 * pw)
+        if channels_last:               # one GEMM per tap: each (N*OH*OW, C) product added as it comes
+            gm, wt = _matrix(g), xp.ascontiguousarray(w.transpose(2, 3, 0, 1))    # wt[i, j]: tap (i, j)'s (O, C)
+            out = _new(xp, shape, g.dtype, CHANNELS_LAST, fill=0)
+            for i in range(kh):
+                for j in range(kw):
+                    out[(Ellipsis,) + _slices(i, j, (oh, ow), stride, dilation)] += (gm @ wt[i, j]).reshape(
+                        n, oh, ow, c).transpose(0, 3, 1, 2)
+            return _crop(out, padding, (h, wd))
+        cols = (w.reshape(o, -1).T @ _matrix(g).T).reshape(c, kh, kw, n, oh, ow)
+        out = xp.zeros((c, n) + shape[2:], dtype=cols.dtype)
         for i in range(kh):
             for j in range(kw):
                 out[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)] += cols[:, i, j]
@@ -200,29 +231,43 @@ class ConvInputGrad(Function):
 
     def backward(self, gg):
         g, w = self.inputs
-        dg = Conv2d.apply(gg, w, **self.geom) if g.requires_grad else None
-        dw = ConvWeightGrad.apply(gg, g, w_shape=w.shape, **self.geom) if w.requires_grad else None
+        geom = {k: v for k, v in self.geom.items() if k != "channels_last"}
+        dg = Conv2d.apply(gg, w, **geom) if g.requires_grad else None
+        dw = ConvWeightGrad.apply(gg, g, w_shape=w.shape, **geom) if w.requires_grad else None
         return dg, dw
 
 
 class ConvWeightGrad(Function):
     """The gradient of conv2d with respect to its weight: (the im2col columns of x @ g as (N*OH*OW, O))^T,
     w-shaped. With bias=True the columns carry conv2d's row of ones and the result is the matrix
-    (O, C*kh*kw + 1) = [weight gradient | bias gradient]: the bias's gradient from the same GEMM."""
+    (O, C*kh*kw + 1) = [weight gradient | bias gradient]: the bias's gradient from the same GEMM.
+    `cols`: conv2d's (columns, taps_last) of x, reused."""
 
     def forward(self, x, g, w_shape, stride, padding, dilation, bias=False, cols=None):
         self.geom, self.w_shape, self.bias = dict(stride=stride, padding=padding, dilation=dilation), w_shape, bias
         if cols is None:
-            cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation, ones=bias)
-        gw = xp_of(g).ascontiguousarray((cols @ _matrix(g)).T)
-        return gw if bias else gw.reshape(w_shape)
+            cols, _, taps_last = _im2col(x, w_shape[2:], stride, padding, dilation, ones=bias)
+        else:
+            cols, taps_last = cols
+        self.taps_last = taps_last
+        m = (cols @ _matrix(g)).T                              # (O, K [+ 1]), K in the columns' order
+        o, c, kh, kw = w_shape
+        k = c * kh * kw
+        gw = xp_of(g).empty((o, k + bool(bias)), dtype=m.dtype)
+        gw[:, :k].reshape(w_shape)[...] = m[:, :k].reshape(o, kh, kw, c).transpose(0, 3, 1, 2) if taps_last \
+            else m[:, :k].reshape(w_shape)
+        if bias:
+            gw[:, k] = m[:, k]
+            return gw
+        return gw.reshape(w_shape)
 
     def backward(self, u):
         x, g = self.inputs
         b = ()
         if self.bias:                                   # u = [weight's part | bias's part]
             u, b = u[:, :-1].reshape(self.w_shape), (u[:, -1],)
-        dx = ConvInputGrad.apply(g, u, x_shape=x.shape, **self.geom) if x.requires_grad else None
+        dx = (ConvInputGrad.apply(g, u, x_shape=x.shape, channels_last=self.taps_last, **self.geom)
+              if x.requires_grad else None)
         dg = Conv2d.apply(x, u, *b, **self.geom) if g.requires_grad else None
         return dx, dg
 
@@ -275,11 +320,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 # ------------------------------------------------------------------ pooling: window sums (average)
 # Pooling works in its input's memory order (see the module docstring): its outputs, its saved argmax and
-# its gradients are stored as the input is, channels-last or C-contiguous (_new, _pad, _crop).
+# its gradients are stored in the input's memory order (_order, _new, _pad, _crop).
 def _window_sums(x, kernel, stride, padding, dilation):
     """The sum of each (zero-padded) window, in x's memory order: kh*kw strided adds, no window copy."""
     win = windows2d(_pad(x, padding), kernel, stride, dilation)
-    out = _new(xp_of(x), win.shape[:4], x.dtype, _channels_last(x))
+    out = _new(xp_of(x), win.shape[:4], x.dtype, _order(x))
     out[...] = win[..., 0, 0]
     for k in range(1, kernel[0] * kernel[1]):
         out += win[..., k // kernel[1], k % kernel[1]]
@@ -291,25 +336,25 @@ class WindowSum(Function):
 
     def forward(self, x, kernel, stride, padding, dilation, scale):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, scale=scale)
-        self.x_shape, self.channels_last = x.shape, _channels_last(x)
+        self.x_shape, self.order = x.shape, _order(x)
         out = _window_sums(x, kernel, stride, padding, dilation)
         out *= scale
         return out
 
     def backward(self, g):
-        return WindowSpread.apply(g, x_shape=self.x_shape, channels_last=self.channels_last, **self.args)
+        return WindowSpread.apply(g, x_shape=self.x_shape, order=self.order, **self.args)
 
 
 class WindowSpread(Function):
     """WindowSum's adjoint: each output's g * scale added back to every element of its window (the result
-    stored channels-last or C-contiguous as `channels_last` says: the order WindowSum's input had)."""
+    stored in memory order `order`: the order WindowSum's input had)."""
 
-    def forward(self, g, x_shape, kernel, stride, padding, dilation, scale, channels_last=False):
+    def forward(self, g, x_shape, kernel, stride, padding, dilation, scale, order=(0, 1, 2, 3)):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, scale=scale)
         xp = xp_of(g)
         (ph, pw), (h, w) = padding, x_shape[2:]
-        out = _new(xp, x_shape[:2] + (h + 2 * ph, w + 2 * pw), g.dtype, channels_last, fill=0)
-        gs = _new(xp, g.shape, g.dtype, channels_last)
+        out = _new(xp, x_shape[:2] + (h + 2 * ph, w + 2 * pw), g.dtype, order, fill=0)
+        gs = _new(xp, g.shape, g.dtype, order)
         xp.multiply(g, scale, out=gs)                          # (in out's memory order: same-order adds)
         for i in range(kernel[0]):
             for j in range(kernel[1]):
@@ -329,7 +374,7 @@ class WindowGather(Function):
         self.x_shape, self.idx = x.shape, idx
         xp = xp_of(x)
         win = windows2d(_pad(x, padding), kernel, stride, dilation)
-        out = _new(xp, win.shape[:4], x.dtype, _channels_last(idx), fill=0)
+        out = _new(xp, win.shape[:4], x.dtype, _order(idx), fill=0)
         for k in range(kernel[0] * kernel[1]):
             xp.copyto(out, win[..., k // kernel[1], k % kernel[1]], where=idx == k)
         return out
@@ -343,10 +388,10 @@ class MaxPool2d(WindowGather):
 
     def forward(self, x, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        xp, cl = xp_of(x), _channels_last(x)
+        xp, order = xp_of(x), _order(x)
         win = windows2d(_pad(x, padding, -np.inf), kernel, stride, dilation)
         taps = [win[..., k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
-        best = _new(xp, win.shape[:4], x.dtype, cl)
+        best = _new(xp, win.shape[:4], x.dtype, order)
         if len(taps) == 1:
             best[...] = taps[0]
         else:
@@ -354,13 +399,13 @@ class MaxPool2d(WindowGather):
         for v in taps[2:]:
             xp.maximum(best, v, out=best)                          # (NaN propagates)
         itype = np.int8 if len(taps) < 128 else np.int32
-        idx = _new(xp, best.shape, itype, cl, fill=0 if len(taps) == 1 else None)
+        idx = _new(xp, best.shape, itype, order, fill=0 if len(taps) == 1 else None)
         if len(taps) > 1:
             # the first tap holding the maximum takes the gradient: with m_k = (tap k != max), the index is
             # m_0 (1 + m_1 (1 + m_2 (1 + ...))), evaluated from the last tap back (Horner's rule): one
             # comparison and two in-place int8 passes per tap
             xp.not_equal(taps[-2], best, out=idx)
-            miss = _new(xp, best.shape, bool, cl)
+            miss = _new(xp, best.shape, bool, order)
             for v in taps[-3::-1]:
                 idx += itype(1)
                 idx *= xp.not_equal(v, best, out=miss)
@@ -379,16 +424,16 @@ class WindowScatter(Function):
     def forward(self, g, idx, x_shape, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         self.idx = idx
-        xp, cl = xp_of(g), _channels_last(idx)
+        xp, order = xp_of(g), _order(idx)
         (ph, pw), (h, w) = padding, x_shape[2:]
         hp, wp = h + 2 * ph, w + 2 * pw
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
         tiled = (dilation == (1, 1) and stride == kernel   # the windows cover the padded input exactly once
                  and g.shape[2] * kernel[0] == hp and g.shape[3] * kernel[1] == wp)
-        if _channels_last(g) != cl:       # g in idx's memory order first: a small copy that makes the
-            g = _reorder(g, cl)            # kh*kw strided writes below several times faster
-        out = _new(xp, x_shape[:2] + (hp, wp), g.dtype, cl, fill=None if tiled else 0)
-        hit = _new(xp, idx.shape, bool, cl)
+        if _order(g) != order:            # g in idx's memory order first: a small copy that makes the
+            g = _reorder(g, order)         # kh*kw strided writes below several times faster
+        out = _new(xp, x_shape[:2] + (hp, wp), g.dtype, order, fill=None if tiled else 0)
+        hit = _new(xp, idx.shape, bool, order)
         for k in range(kernel[0] * kernel[1]):
             at = out[(Ellipsis,) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
             xp.equal(idx, k, out=hit)
