@@ -1,10 +1,15 @@
 """Summarise a mutmut run (scripts/mutation_test.sh) by module: killed, survived, timeouts, not yet checked.
 
-    python scripts/mutation_summary.py [--survivors]    # run from the repo root, after or during a run
+    python scripts/mutation_summary.py [--survivors] [--diffs]   # from the repo root, after or during a run
+
+--diffs prints each survivor's changed line(s) beside the original, read from mutmut's trampolined copies
+in mutants/ (much faster than `mutmut show` one at a time).
 """
+import difflib
 import fnmatch
 import glob
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 
@@ -37,9 +42,31 @@ def main():
     if checked:
         print(f"killed {total['killed'] + total['timeout']} of {checked} checked "
               f"({100 * (total['killed'] + total['timeout']) / checked:.1f}%, timeouts counted as killed)")
-    if "--survivors" in sys.argv:
+    if "--survivors" in sys.argv or "--diffs" in sys.argv:
+        sources = {}
         for status, name in survivors:
             print(status, name)
+            if "--diffs" in sys.argv:
+                for line in diff(name, sources):
+                    print("    " + line)
+
+
+def diff(name, sources):
+    """The lines mutant `name` changes: '-' the original's, '+' the mutant's."""
+    module, _, func = name.partition(".x")
+    path = "mutants/" + module.replace(".", "/") + ".py"
+    if path not in sources:
+        sources[path] = open(path).read()
+    src = sources[path]
+    fname = "x" + func
+    base = fname.rsplit("__mutmut_", 1)[0]
+
+    def body(n):
+        m = re.search(rf"^(\s*)def {re.escape(n)}\(.*?(?=^\1(?:def |@|class )|^\S|\Z)", src, re.S | re.M)
+        return m.group(0).splitlines()[1:] if m else []
+    out = [ln for ln in difflib.unified_diff(body(base + "__mutmut_orig"), body(fname), lineterm="", n=0)
+           if ln[:1] in "+-" and not ln.startswith(("+++", "---", "-def ", "+def "))]
+    return out
 
 
 if __name__ == "__main__":

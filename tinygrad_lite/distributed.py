@@ -401,7 +401,8 @@ class DistributedDataParallel(Module):
     `no_sync()` skips the reduction for gradient accumulation: backward passes of forwards run inside
     it only accumulate locally; the first backward after it reduces the accumulated sum. The wrapper's
     state_dict keys start with "module." as in PyTorch; `.module` is the wrapped model.
-    `comm_seconds` and `reductions` count the time spent in (and number of) gradient reductions.
+    `comm_seconds` and `reductions` count the time spent in (and number of) gradient reductions;
+    `allreduce_seconds` the part of it inside the collectives (the rest copies into and out of the buckets).
     """
 
     def __init__(self, module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True):
@@ -420,6 +421,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_sync", True)
         object.__setattr__(self, "_pending", False)
         object.__setattr__(self, "comm_seconds", 0.0)
+        object.__setattr__(self, "allreduce_seconds", 0.0)
         object.__setattr__(self, "reductions", 0)
         object.__setattr__(self, "_broadcast_buffers", bool(broadcast_buffers) and bool(_buffers_of(module)))
         if w.comm is not None:
@@ -473,8 +475,14 @@ class DistributedDataParallel(Module):
             return
         t0 = time.perf_counter()
         params = self._params
-        have = np.fromiter((p.grad is not None for p in params), dtype=np.int8, count=len(params))
-        w.comm.Allreduce(w.MPI.IN_PLACE, have, op=w.MPI.MAX)   # a parameter with a grad on any rank
+        k = len(params)
+        codes = np.fromiter((_layout(p.grad) for p in params), dtype=np.int8, count=k)
+        both = np.concatenate([codes, -codes])
+        t1 = time.perf_counter()
+        w.comm.Allreduce(w.MPI.IN_PLACE, both, op=w.MPI.MAX)   # every rank's max and min layout code
+        collective = time.perf_counter() - t1
+        have = both[:k] > 0                                     # a parameter with a grad on any rank
+        by_column = (both[:k] == 2) & (-both[k:] == 2)         # every rank holds it column-major
         flats = self.__dict__.setdefault("_flats", {})
         for b, (idx, device, dtype, total) in enumerate(self._buckets):
             xp, flat = backend.xp_for(device), flats.get(b)
@@ -486,13 +494,16 @@ class DistributedDataParallel(Module):
                 n = p.data.size
                 if p.grad is None:
                     flat[off:off + n] = 0
-                else:
-                    flat[off:off + n] = p.grad.data.reshape(-1)
+                else:       # a transposed (column-major) gradient goes in as its memory lies: one plain copy
+                    g = p.grad.data
+                    flat[off:off + n] = (g.T if by_column[i] else g).reshape(-1)
                 off += n
+            t1 = time.perf_counter()
             if device == "gpu":
                 _nccl(w).all_reduce(flat, "sum")
             else:
                 w.comm.Allreduce(w.MPI.IN_PLACE, flat, op=w.MPI.SUM)
+            collective += time.perf_counter() - t1
             scale, off = flat.dtype.type(1.0 / w.size), 0
             for i in idx:           # the mean, written back into each gradient's own array (never a view of flat)
                 p = params[i]
@@ -501,13 +512,25 @@ class DistributedDataParallel(Module):
                     g = p.grad
                     if g is None or g._ctx is not None or not _writable(g.data, dtype):   # else: the leaf owns it
                         g = p.grad = Tensor._make(xp.empty(p.data.shape, dtype=dtype), False, None)
-                    xp.multiply(flat[off:off + n].reshape(p.data.shape), scale, out=g.data)
+                    seg = flat[off:off + n]
+                    src = seg.reshape(p.data.shape[::-1]).T if by_column[i] else seg.reshape(p.data.shape)
+                    xp.multiply(src, scale, out=g.data)
                 off += n
         object.__setattr__(self, "comm_seconds", self.comm_seconds + time.perf_counter() - t0)
+        object.__setattr__(self, "allreduce_seconds", self.allreduce_seconds + collective)
         object.__setattr__(self, "reductions", self.reductions + 1)
 
     def extra_repr(self):
         return f"world_size={world_size()}, buckets={len(self._buckets)}"
+
+
+def _layout(grad):
+    """0: no gradient; 1: row-major (C) memory; 2: column-major only (a transposed view, e.g. a weight's
+    gradient x^T g); 3: neither. The ranks agree on a bucket's layout before summing positions."""
+    if grad is None:
+        return 0
+    f = grad.data.flags
+    return 1 if f.c_contiguous else 2 if f.f_contiguous else 3
 
 
 def _writable(a, dtype):
