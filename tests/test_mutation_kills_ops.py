@@ -316,8 +316,10 @@ def test_float32_in_gives_float32_gradients_also_to_retained_non_leaves(name, cr
 
 
 # ------------------------------------------------------------------ elementwise: erf's tables, rounding of ints, nan
-def test_erf_matches_math_erf_on_every_interval_near_zero_and_at_the_ends():
+def test_erf_matches_math_erf_on_every_interval_near_zero_and_at_the_ends(monkeypatch):
     import math
+    import tinygrad_lite.elementwise as E
+    monkeypatch.setattr(E, "_ERF_TABLES", None)    # build the tables afresh here (they are cached per process)
     h = 6.0 / 64
     pts = np.concatenate([np.arange(65) * h, np.arange(64) * h + h / 3, np.arange(64) * h + 0.9 * h,
                           [1e-300, 1e-30, 1e-8, 1e-3, 0.01, 0.05, 0.09, h * 0.999, 5.999, 6.0, 6.5, 27.0]])
@@ -367,7 +369,7 @@ def test_split_chunk_default_dim_is_0_and_chunk_rules():
     x, t = tl.Tensor(X23), torch.tensor(X23)
     for ours, theirs in ((x.split(1), t.split(1)), (x.chunk(2), t.chunk(2)), (x.chunk(1), t.chunk(1)),
                          (tl.arange(5.0).chunk(2), torch.arange(5.0).chunk(2)),
-                         (tl.split(x, 1), torch.split(t, 1))):
+                         (tl.split(x, 1), torch.split(t, 1)), (tl.chunk(x, 2), torch.chunk(t, 2))):
         assert [p.shape for p in ours] == [tuple(p.shape) for p in theirs]
         for p, q in zip(ours, theirs):
             np.testing.assert_array_equal(p.numpy(), q.numpy())
@@ -503,3 +505,42 @@ def test_rsqrt_at_zero_and_below_is_silent_inf_and_nan_as_torch():
         warnings.simplefilter("error")          # no NumPy RuntimeWarning reaches the user (torch warns nothing)
         y = tl.Tensor(np.array([0.0, -1.0, 4.0])).rsqrt().numpy()
     assert y[0] == np.inf and np.isnan(y[1]) and y[2] == 0.5
+
+
+def test_pow_backward_at_zero_and_negative_bases_is_silent_as_torch():
+    import warnings
+    a = tl.Tensor(np.array([0.0, 0.0, -2.0, 2.0]), requires_grad=True)
+    b = tl.Tensor(np.array([0.5, -1.0, 0.5, 3.0]), requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = a ** b
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # 0 ** -0.5 (divide) and (-2) ** -0.5 (invalid) warn in NumPy
+        y.backward(tl.ones(4, dtype=np.float64))
+    torch = torch_or_skip()
+    ta = torch.tensor(a.numpy(), requires_grad=True)
+    tb = torch.tensor(b.numpy(), requires_grad=True)
+    (ta ** tb).backward(torch.ones(4, dtype=torch.float64))
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), equal_nan=True)
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), equal_nan=True)
+
+
+def test_anomaly_mode_checks_only_the_gradients_of_inputs_that_require_grad():
+    """detect_anomaly checks each backward's gradients for nan/inf: a gradient computed for an input that does not
+    require grad (or a placeholder for it) must not be there to trip it."""
+    base = tl.Tensor(np.array([1.0, 2.0]))
+    e = tl.Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    with tl.autograd.detect_anomaly():
+        (base ** e).sum().backward()                               # Pow: the base needs no gradient
+    np.testing.assert_allclose(e.grad.numpy(), [0.0, 8.0 * np.log(2.0)])
+    nan = float("nan")
+    with tl.autograd.detect_anomaly():
+        v = tl.tensor(1.0, dtype=np.float64, requires_grad=True)   # SetItem: only the written value needs grad
+        y = tl.zeros(3, dtype=np.float64)
+        y[0] = v
+        y.backward(tl.Tensor(np.array([1.0, nan, nan])))
+        assert float(v.grad) == 1.0
+        a = tl.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)   # only the written-into tensor needs grad
+        y = a * 1.0
+        y[0] = tl.tensor(5.0, dtype=np.float64)
+        y.backward(tl.Tensor(np.array([nan, 1.0, 1.0])))
+        np.testing.assert_array_equal(a.grad.numpy(), [0.0, 1.0, 1.0])
