@@ -544,3 +544,114 @@ def test_anomaly_mode_checks_only_the_gradients_of_inputs_that_require_grad():
         y[0] = tl.tensor(5.0, dtype=np.float64)
         y.backward(tl.Tensor(np.array([nan, 1.0, 1.0])))
         np.testing.assert_array_equal(a.grad.numpy(), [0.0, 1.0, 1.0])
+
+
+# ------------------------------------------------------------------ the engine: Tensor.backward, _run_backward, _toposort
+def test_backward_errors_name_backward_and_say_what_to_do():
+    with pytest.raises(RuntimeError, match=r"^backward\(\): this tensor does not require grad and has no graph; did "
+                                           r"you create the inputs with requires_grad=True, or compute it under "
+                                           r"no_grad\(\)\?$"):
+        tl.ones(2).sum().backward()
+    x = tl.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"^backward\(\): a gradient is implicit only for a one-element output; this "
+                                           r"one has shape \(2, 3\): call backward\(gradient\) or reduce it first "
+                                           r"\(e\.g\. \.sum\(\)\)$"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"^backward\(\): gradient shape \(3,\) does not match output shape \(2, 3\)$"):
+        (x * 2).backward(tl.ones(3))
+    assert x.grad is None
+
+
+def test_backward_implicit_and_explicit_gradients():
+    x = tl.Tensor(np.array([[1.5, -2.0]], np.float32), requires_grad=True)
+    y = (x * 3.0).sum(1)                        # one element, shape (1,): the implicit gradient is 1
+    y.retain_grad()
+    y.backward()
+    assert y.grad.dtype == np.float32 and y.grad.shape == (1,) and float(y.grad[0]) == 1.0
+    np.testing.assert_array_equal(x.grad.numpy(), [[3.0, 3.0]])
+    x2 = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x2 * 2.0).backward(np.array([1.0, -1.0]))          # a NumPy gradient
+    (x2 * 2.0).backward([0.5, 0.5])                     # a list
+    np.testing.assert_array_equal(x2.grad.numpy(), [3.0, -1.0])
+    # a leaf's own backward: .grad gets a copy of the gradient, never the caller's memory
+    leaf = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    g = tl.Tensor(np.array([5.0, 6.0]))
+    leaf.backward(g)
+    g.data[0] = 100.0
+    np.testing.assert_array_equal(leaf.grad.numpy(), [5.0, 6.0])
+    leaf.backward(tl.Tensor(np.array([1.0, 1.0])))      # and accumulates
+    np.testing.assert_array_equal(leaf.grad.numpy(), [6.0, 7.0])
+    s = tl.tensor(2.0, requires_grad=True)              # a one-element leaf: implicit 1
+    s.backward()
+    assert float(s.grad) == 1.0
+
+
+def test_gradients_never_share_memory_with_each_other_or_the_callers_gradient():
+    a = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = tl.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    up = tl.Tensor(np.array([1.0, 10.0]))
+    (a + b).backward(up)                                # Add hands the same gradient to both inputs
+    a.grad *= 2.0
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 10.0])
+    b.grad.zero_()
+    np.testing.assert_array_equal(up.numpy(), [1.0, 10.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 20.0])
+    c = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (c * 1.0).reshape(2).backward(up)
+    c.grad += 1.0
+    np.testing.assert_array_equal(up.numpy(), [1.0, 10.0])
+
+
+def test_create_graph_keeps_the_graph_and_grad_mode_is_restored():
+    torch = torch_or_skip()
+    x = tl.Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    y = (x * x * x).sum()
+    y.backward(create_graph=True)                       # retain_graph follows create_graph
+    assert x.grad.requires_grad
+    g1 = x.grad
+    x.grad = None
+    y.backward(retain_graph=True)                       # the graph was kept by create_graph
+    np.testing.assert_allclose(x.grad.numpy(), g1.numpy())
+    x.grad = None
+    (g1 * tl.Tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
+    tx = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    (gt,) = torch.autograd.grad((tx ** 3).sum(), tx, create_graph=True)
+    (ht,) = torch.autograd.grad((gt * torch.tensor([1.0, 2.0, 3.0])).sum(), tx)
+    np.testing.assert_allclose(x.grad.numpy(), ht.numpy())
+    assert tl.is_grad_enabled()
+    z = tl.Tensor(np.array([1.0]), requires_grad=True)
+    w = (z * 2.0).sum()
+    with tl.no_grad():
+        w.backward()
+        assert not tl.is_grad_enabled()
+    assert tl.is_grad_enabled() and float(z.grad[0]) == 2.0
+
+
+def test_backward_through_a_freed_inner_node_raises_the_retain_graph_error():
+    x = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 2.0
+    y.sum().backward()
+    msg = (r"^backward\(\): trying to backward through the graph a second time, but its saved arrays were freed by "
+           r"the first backward; call the first backward\(retain_graph=True\) if you need to backward twice$")
+    with pytest.raises(RuntimeError, match=msg):
+        (y * 3.0).sum().backward()                      # a new root over the freed node y
+    with pytest.raises(RuntimeError, match=msg):
+        y.backward(tl.ones(2, dtype=np.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_retain_graph_backward_twice_counts_each_pass_once():
+    x = tl.Tensor(np.array([1.0, 3.0]), requires_grad=True)
+    h = x * x
+    h.retain_grad()
+    y = (h + h * 2.0).sum()                             # h used twice: its pending gradient sums 1 + 2
+    y.backward(retain_graph=True)
+    np.testing.assert_array_equal(h.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 18.0])
+    y.backward()
+    np.testing.assert_array_equal(h.grad.numpy(), [6.0, 6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [12.0, 36.0])
+    k = tl.Tensor(np.array([2.0]), requires_grad=True)      # a constant beside a leaf gets no .grad
+    c = tl.Tensor(np.array([5.0]))
+    (k * c + c).sum().backward()
+    assert c.grad is None and float(k.grad[0]) == 5.0
