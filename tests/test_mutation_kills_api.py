@@ -113,6 +113,18 @@ def test_one_hot_of_empty_labels_with_num_classes():
     assert y.shape == (2, 0, 1)
 
 
+@pytest.mark.parametrize("num_classes", [-1, 0, -2])
+def test_one_hot_of_empty_labels_refuses_a_count_it_cannot_use(num_classes):
+    """PyTorch raises for empty labels unless num_classes >= 1 (it used to give a (0, 0) result for 0, and an
+    IndexError about a label -1 that isn't there for -2)."""
+    torch = _torch()
+    with pytest.raises(RuntimeError, match="Can not infer total number of classes from empty tensor"):
+        torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.long), num_classes)
+    with pytest.raises(RuntimeError, match=r"^one_hot: can't infer the number of classes from empty labels; pass "
+                                           rf"num_classes >= 1, got {num_classes}$"):
+        F.one_hot(np.zeros((0,), np.int64), num_classes)
+
+
 def test_one_hot_output_does_not_require_grad():
     y = F.one_hot(tl.Tensor(np.array([0, 2, 1])), 3)
     assert y.requires_grad is False
