@@ -22,6 +22,208 @@ def _torch():
     return torch
 
 
+# =========================================================================== conv.py: argument handling
+def _raises(err, msg, fn, *args, **kw):
+    """fn(*args, **kw) raises err whose whole message is msg (so a changed or wrapped message fails)."""
+    with pytest.raises(err, match="^" + re.escape(msg) + "$"):
+        fn(*args, **kw)
+
+
+X5, W3 = tl.ones(1, 3, 5, 5), tl.ones(2, 3, 3, 3)
+
+
+@pytest.mark.parametrize("v,err,shown", [((1, 2, 3), ValueError, "(1, 2, 3)"), ((1,), ValueError, "(1,)"),
+                                         (True, TypeError, "True"), ((1, True), TypeError, "(1, True)"),
+                                         ((False, 1), TypeError, "(False, 1)"), (1.0, TypeError, "1.0"),
+                                         ((1, 1.5), TypeError, "(1, 1.5)"), ((2.0, 1), TypeError, "(2.0, 1)"),
+                                         ("2", TypeError, "'2'")])
+def test_conv_pair_arguments_are_ints_or_pairs_of_ints(v, err, shown):
+    _raises(err, f"conv2d: stride must be an int or a pair of ints, got {shown}", F.conv2d, X5, W3, stride=v)
+    _raises(err, f"max_pool2d: kernel_size must be an int or a pair of ints, got {shown}", F.max_pool2d, X5, v)
+    _raises(err, f"avg_pool2d: padding must be an int or a pair of ints, got {shown}", F.avg_pool2d, X5, 3, 1, v)
+    _raises(err, f"max_pool2d: dilation must be an int or a pair of ints, got {shown}", F.max_pool2d, X5, 2,
+            dilation=v)
+
+
+def test_conv_pair_arguments_accept_lists_and_numpy_ints_like_torch():
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((1, 2, 7, 6)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((3, 2, 3, 2)).astype(np.float32)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=(2, 1), padding=(1, 0),
+                                     dilation=(1, 2)).numpy()
+    for kw in (dict(stride=[2, 1], padding=[1, 0], dilation=[1, 2]),
+               dict(stride=(np.int64(2), np.int32(1)), padding=(np.int64(1), 0), dilation=(1, np.int16(2)))):
+        y = F.conv2d(tl.Tensor(x), tl.Tensor(w), **kw)
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y.numpy(), ref, rtol=1e-5, atol=1e-5)
+    ref = torch.nn.functional.max_pool2d(torch.tensor(x), (3, 2), stride=(2, 1)).numpy()
+    np.testing.assert_array_equal(F.max_pool2d(tl.Tensor(x), [3, 2], stride=[2, 1]).numpy(), ref)
+    np.testing.assert_array_equal(F.max_pool2d(tl.Tensor(x), (np.int64(3), 2), (2, np.int64(1))).numpy(), ref)
+
+
+def test_conv_geometry_errors_show_the_input():
+    _raises(TypeError, "conv2d: input must be a Tensor, got ndarray", F.conv2d, np.ones((1, 3, 5, 5), np.float32), W3)
+    _raises(TypeError, "max_pool2d: input must be a Tensor, got list", F.max_pool2d, [[1.0]], 2)
+    _raises(ValueError, "conv2d: expected a 4-D input (N, C, H, W), got shape (3, 5, 5) (a single image: "
+            "x.unsqueeze(0))", F.conv2d, tl.ones(3, 5, 5), W3)
+    _raises(ValueError, "conv2d: expected a 4-D input (N, C, H, W), got shape (5, 5)", F.conv2d, tl.ones(5, 5), W3)
+    _raises(ValueError, "avg_pool2d: expected a 4-D input (N, C, H, W), got shape (1, 1, 1, 5, 5)", F.avg_pool2d,
+            tl.ones(1, 1, 1, 5, 5), 2)
+    _raises(TypeError, "max_pool2d: input must be floating point, got dtype int64", F.max_pool2d,
+            tl.Tensor(np.ones((1, 1, 4, 4), np.int64)), 2)
+    _raises(TypeError, "avg_pool2d: input must be floating point, got dtype bool", F.avg_pool2d,
+            tl.Tensor(np.ones((1, 1, 4, 4), bool)), 2)
+
+
+@pytest.mark.parametrize("kw,shown", [(dict(stride=0), "kernel_size (3, 3), stride (0, 0), padding (0, 0), "
+                                                        "dilation (1, 1)"),
+                                      (dict(stride=(1, 0)), "kernel_size (3, 3), stride (1, 0), padding (0, 0), "
+                                                            "dilation (1, 1)"),
+                                      (dict(padding=-1), "kernel_size (3, 3), stride (1, 1), padding (-1, -1), "
+                                                         "dilation (1, 1)"),
+                                      (dict(padding=(0, -1)), "kernel_size (3, 3), stride (1, 1), padding (0, -1), "
+                                                              "dilation (1, 1)"),
+                                      (dict(dilation=0), "kernel_size (3, 3), stride (1, 1), padding (0, 0), "
+                                                         "dilation (0, 0)"),
+                                      (dict(dilation=(1, 0)), "kernel_size (3, 3), stride (1, 1), padding (0, 0), "
+                                                              "dilation (1, 0)")])
+def test_conv_geometry_bounds_each_argument_on_its_own(kw, shown):
+    _raises(ValueError, "conv2d: kernel_size, stride and dilation must be >= 1 and padding >= 0, got " + shown,
+            F.conv2d, X5, W3, **kw)
+
+
+def test_pool_kernel_size_bounds():
+    _raises(ValueError, "max_pool2d: kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size "
+            "(0, 2), stride (1, 1), padding (0, 0), dilation (1, 1)", F.max_pool2d, X5, (0, 2), 1)
+    _raises(ValueError, "avg_pool2d: kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size "
+            "(2, 0), stride (2, 0), padding (0, 0), dilation (1, 1)", F.avg_pool2d, X5, (2, 0))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=1), dict(padding=0), dict(dilation=1), dict(stride=(1, 2)),
+                                dict(padding=(0, 1)), dict(dilation=(2, 1)), dict(padding=1, dilation=2)])
+def test_conv2d_smallest_valid_arguments_match_torch(kw):
+    torch = _torch()
+    r = np.random.default_rng(0)
+    x, w, b = r.standard_normal((2, 3, 6, 5)), r.standard_normal((4, 3, 2, 3)), r.standard_normal(4)
+    y = F.conv2d(tl.Tensor(x), tl.Tensor(w), tl.Tensor(b), **kw)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw).numpy()
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_kernel_exactly_fills_the_padded_input():
+    """The effective kernel may equal the padded input on either axis (a 1-wide output), not exceed it."""
+    torch = _torch()
+    r = np.random.default_rng(0)
+    for xs, ws, kw in (((1, 2, 3, 5), (1, 2, 3, 3), {}), ((1, 2, 5, 3), (1, 2, 3, 3), {}),
+                       ((1, 2, 1, 1), (1, 2, 3, 3), dict(padding=1)), ((1, 2, 5, 7), (1, 2, 3, 3), dict(dilation=(2, 3))),
+                       ((1, 2, 3, 4), (1, 2, 3, 3), dict(dilation=(1, 2), padding=(0, 1)))):
+        x, w = r.standard_normal(xs), r.standard_normal(ws)
+        y = F.conv2d(tl.Tensor(x), tl.Tensor(w), **kw)
+        np.testing.assert_allclose(y.numpy(), torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kw).numpy(),
+                                   rtol=1e-12, atol=1e-12)
+    _raises(ValueError, "conv2d: kernel 3x3 is larger than the padded input 2x5 (input shape (1, 3, 2, 5), padding "
+            "(0, 0))", F.conv2d, tl.ones(1, 3, 2, 5), W3)
+    _raises(ValueError, "conv2d: kernel 3x3 is larger than the padded input 5x2 (input shape (1, 3, 5, 2), padding "
+            "(0, 0))", F.conv2d, tl.ones(1, 3, 5, 2), W3)
+    _raises(ValueError, "conv2d: kernel 3x3 (dilated to 3x5) is larger than the padded input 5x4 (input shape "
+            "(1, 3, 5, 4), padding (0, 0))", F.conv2d, tl.ones(1, 3, 5, 4), W3, dilation=(1, 2))
+    _raises(ValueError, "conv2d: kernel 3x3 (dilated to 5x3) is larger than the padded input 4x6 (input shape "
+            "(1, 3, 2, 4), padding (1, 1))", F.conv2d, tl.ones(1, 3, 2, 4), W3, padding=1, dilation=(2, 1))
+    _raises(ValueError, "max_pool2d: kernel 3x3 is larger than the padded input 2x2 (input shape (1, 1, 2, 2), "
+            "padding (0, 0))", F.max_pool2d, tl.ones(1, 1, 2, 2), 3)
+
+
+def test_conv2d_argument_errors():
+    _raises(NotImplementedError, "conv2d: groups=3 is not implemented (only groups=1)", F.conv2d, X5,
+            tl.ones(3, 1, 3, 3), groups=3)
+    _raises(NotImplementedError, "conv2d: groups=0 is not implemented (only groups=1)", F.conv2d, X5, W3, groups=0)
+    _raises(ValueError, "conv2d: weight must be a 4-D Tensor (out_channels, in_channels, kh, kw), got (2, 3, 3)",
+            F.conv2d, X5, tl.ones(2, 3, 3))
+    _raises(ValueError, "conv2d: weight must be a 4-D Tensor (out_channels, in_channels, kh, kw), got list",
+            F.conv2d, X5, [[1.0]])
+    _raises(ValueError, "conv2d: padding='same' needs stride 1, got stride 2", F.conv2d, X5, W3, padding="same",
+            stride=2)
+    _raises(ValueError, "conv2d: padding='same' needs stride 1, got stride (1, 2)", F.conv2d, X5, W3,
+            padding="same", stride=(1, 2))
+    _raises(NotImplementedError, "conv2d: padding='same' with an even effective kernel (2, 3) (asymmetric padding) "
+            "is not implemented", F.conv2d, X5, tl.ones(2, 3, 2, 3), padding="same")
+    _raises(NotImplementedError, "conv2d: padding='same' with an even effective kernel (3, 2) (asymmetric padding) "
+            "is not implemented", F.conv2d, X5, tl.ones(2, 3, 3, 2), padding="same")
+    _raises(ValueError, "conv2d: padding must be an int, a pair, 'valid' or 'same', got 'full'", F.conv2d, X5, W3,
+            padding="full")
+    _raises(ValueError, "conv2d: the input has 4 channels (shape (1, 4, 5, 5)) but the weight (2, 3, 3, 3) expects 3",
+            F.conv2d, tl.ones(1, 4, 5, 5), W3)
+    _raises(ValueError, "conv2d: bias must have shape (2,) for weight (2, 3, 3, 3), got (3,)", F.conv2d, X5, W3,
+            tl.ones(3))
+    _raises(TypeError, "conv2d: input dtype float64 and weight dtype float32 differ; cast one of them", F.conv2d,
+            X5.double(), W3)
+    _raises(TypeError, "conv2d: input dtype float32 and bias dtype float64 differ; cast one of them", F.conv2d,
+            X5, W3, tl.ones(2).double())
+
+
+@pytest.mark.parametrize("kw", [dict(padding="same"), dict(padding="same", dilation=2),
+                                dict(padding="same", dilation=(1, 3), stride=1), dict(padding="valid"),
+                                dict(padding="valid", stride=2, dilation=(2, 1))])
+def test_conv2d_string_padding_matches_torch(kw):
+    torch = _torch()
+    r = np.random.default_rng(0)
+    x, w = r.standard_normal((1, 2, 9, 8)), r.standard_normal((3, 2, 3, 5))
+    y = F.conv2d(tl.Tensor(x), tl.Tensor(w), **kw)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kw).numpy()
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_pooling_argument_errors():
+    x = tl.ones(1, 1, 6, 6)
+    for fn in ("max_pool2d", "avg_pool2d"):
+        _raises(NotImplementedError, f"{fn}: ceil_mode=True is not implemented", getattr(F, fn), x, 2,
+                ceil_mode=True)
+        _raises(ValueError, f"{fn}: padding (0, 2) must be at most half the kernel size (3, 3)", getattr(F, fn), x,
+                3, 1, (0, 2))
+        _raises(ValueError, f"{fn}: padding (2, 1) must be at most half the kernel size (3, 3)", getattr(F, fn), x,
+                3, 1, (2, 1))
+        _raises(ValueError, f"{fn}: padding (1, 1) must be at most half the kernel size (1, 2)", getattr(F, fn), x,
+                (1, 2), 1, 1)
+    _raises(NotImplementedError, "max_pool2d: return_indices=True is not implemented", F.max_pool2d, x, 2,
+            return_indices=True)
+    _raises(ValueError, "avg_pool2d: divisor_override must be non-zero, got 0", F.avg_pool2d, x, 2,
+            divisor_override=0)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("args,kw", [((3,), {}), ((2, None), {}), ((3, None, 1), {}), ((3, 2, (1, 0)), {}),
+                                     ((2, 1, 1), {}), (((4, 2), None, (2, 1)), {}), ((3,), dict(ceil_mode=False))])
+def test_pooling_defaults_and_largest_padding_match_torch(name, args, kw):
+    """stride defaults to the kernel size; padding up to half the kernel on each axis; float32 in and out."""
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 8)).astype(np.float32)
+    xo, xt = tl.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo, yt = getattr(F, name)(xo, *args, **kw), getattr(torch.nn.functional, name)(xt, *args, **kw)
+    assert yo.shape == tuple(yt.shape) and yo.dtype == np.float32
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
+    up = np.random.default_rng(1).standard_normal(yo.shape).astype(np.float32)
+    yo.backward(tl.Tensor(up))
+    yt.backward(torch.tensor(up))
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(count_include_pad=True), dict(count_include_pad=False),
+                                dict(divisor_override=2), dict(divisor_override=-3),
+                                dict(count_include_pad=False, divisor_override=5)])
+@pytest.mark.parametrize("padding", [0, 1, (1, 0)])
+def test_avg_pool2d_divisor_options_match_torch(kw, padding):
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((1, 2, 7, 6)).astype(np.float32)
+    y = F.avg_pool2d(tl.Tensor(x), 3, 2, padding, **kw)
+    ref = torch.nn.functional.avg_pool2d(torch.tensor(x), 3, 2, padding, **kw).numpy()
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-6, atol=1e-6)
+    yd = F.avg_pool2d(tl.Tensor(x.astype(np.float64)), 3, 2, padding, **kw)
+    assert yd.dtype == np.float64
+
+
 # =========================================================================== conv.py: adaptive_avg_pool2d
 def test_adaptive_avg_pool2d_errors_name_the_op():
     with pytest.raises(TypeError, match=r"^adaptive_avg_pool2d: input must be a Tensor, got ndarray$"):
@@ -100,6 +302,18 @@ def test_dropout2d_output_requires_grad_only_when_the_input_does():
     assert yg.requires_grad is True
     yg.sum().backward()
     np.testing.assert_array_equal(xg.grad.numpy(), yg.detach().numpy())   # the gradient is the scaled mask
+
+
+# =========================================================================== functional.py: activations
+def test_celu_default_alpha_matches_torch_and_alpha_zero_is_refused():
+    torch = _torch()
+    x = np.array([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0])
+    np.testing.assert_allclose(F.celu(tl.Tensor(x)).numpy(), torch.nn.functional.celu(torch.tensor(x)).numpy(),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(F.celu(tl.Tensor(x), 1.0).numpy(), torch.nn.functional.celu(torch.tensor(x)).numpy(),
+                               rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match=r"^celu: alpha must not be 0$"):
+        F.celu(tl.Tensor(x), 0.0)
 
 
 # =========================================================================== functional.py: one_hot
