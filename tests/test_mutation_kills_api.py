@@ -238,6 +238,15 @@ def test_adaptive_avg_pool2d_errors_name_the_op():
         F.adaptive_avg_pool2d(tl.ones(1, 1, 5, 4), 2)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 0, 4), (1, 1, 4, 0)])
+def test_adaptive_avg_pool2d_of_an_empty_spatial_axis_is_an_error(shape):
+    """Refused with the geometry check's message (PyTorch gives nan here; an error is the clearer answer)."""
+    h, w = shape[2:]
+    with pytest.raises(ValueError, match=r"^adaptive_avg_pool2d: kernel 1x1 is larger than the padded input "
+                                         rf"{h}x{w} \(input shape {re.escape(str(shape))}, padding \(0, 0\)\)$"):
+        F.adaptive_avg_pool2d(tl.ones(*shape), 1)
+
+
 @pytest.mark.parametrize("size", [(0, 2), (2, 0), (-1, 1)])
 def test_adaptive_avg_pool2d_rejects_a_non_positive_size_on_either_axis(size):
     with pytest.raises(ValueError, match=r"^adaptive_avg_pool2d: output_size must be positive"):
