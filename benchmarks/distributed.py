@@ -82,17 +82,26 @@ def worker(args):
     sampler = tl.data.DistributedSampler((X, y), seed=0)
     loader = tl.data.DataLoader((X, y), batch_size=batch // n, sampler=sampler)
 
+    phase = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+
     def step(xb, yb):
+        t0 = time.perf_counter()
         loss = F.cross_entropy(model(xb), yb)
+        t1 = time.perf_counter()
         opt.zero_grad()
-        loss.backward()
+        loss.backward()                 # (the gradient reduction runs at its end: subtracted below)
+        t2 = time.perf_counter()
         opt.step()
+        phase["forward"] += t1 - t0
+        phase["backward"] += t2 - t1
+        phase["optimizer"] += time.perf_counter() - t2
 
     for i, (xb, yb) in enumerate(loader):           # warm-up
         step(xb, yb)
         if i == 10:
             break
-    model.comm_seconds = 0.0
+    model.comm_seconds = model.allreduce_seconds = 0.0
+    phase.update(forward=0.0, backward=0.0, optimizer=0.0)
     sampler.set_epoch(1)
     dist.barrier()
     t0 = time.perf_counter()
@@ -101,7 +110,10 @@ def worker(args):
         step(xb, yb)
         steps += 1
     mine = time.perf_counter() - t0
-    comm = model.comm_seconds
+    comm, coll = model.comm_seconds, model.allreduce_seconds
+    phases = {"forward": phase["forward"], "backward": phase["backward"] - comm, "bucket copies": comm - coll,
+              "all-reduce": coll, "optimizer": phase["optimizer"]}
+    phases["other"] = mine - sum(phases.values())           # data loading, the loop itself
     dist.barrier()
     wall = time.perf_counter() - t0
     # the same gradient bytes all-reduced alone, back to back: the link's cost without waiting for a slower rank
@@ -115,10 +127,11 @@ def worker(args):
         for _ in range(50):
             dist.all_reduce(grad, check=False)
         bare = (time.perf_counter() - t1) / 50
-    rows = dist._w().comm.allgather((mine, comm)) if n > 1 else [(mine, comm)]
+    rows = dist._w().comm.allgather((mine, comm, phases)) if n > 1 else [(mine, comm, phases)]
     if r == 0:
         out = {"ranks": n, "model": args.model, "steps": steps, "global_batch": batch, "epoch_seconds": wall,
-               "rank_seconds": [a for a, _ in rows], "comm_seconds": [b for _, b in rows],
+               "rank_seconds": [a for a, _, _ in rows], "comm_seconds": [b for _, b, _ in rows],
+               "phase_seconds": [c for _, _, c in rows],
                "grad_bytes": int(grad.nbytes), "bare_allreduce_seconds": bare, "load_at_start": args.load}
         print("RESULT " + json.dumps(out), flush=True)
 
@@ -164,6 +177,16 @@ def scaling(args):
         print(f"| {n} | {ep:.2f} | {base / ep:.2f}x | {share:.0%} | {bare_s} |")
         summary.append({"ranks": n, "epoch_seconds": ep, "speedup": base / ep, "comm_share": share,
                         "bare_allreduce_seconds": bare, "all": runs[n]})
+    names = list(runs[args.ranks[0]][0]["phase_seconds"][0])
+    print(f"\nWhere a step's time goes (ms per step, rank 0, median over repeats; the all-reduce includes waiting "
+          "for the slower rank):")
+    print("| ranks | per-rank batch | " + " | ".join(names) + " | step |")
+    print("|---|---|" + "---|" * (len(names) + 1))
+    for n in args.ranks:
+        med = {k: statistics.median(r["phase_seconds"][0][k] / r["steps"] for r in runs[n]) for k in names}
+        print(f"| {n} | {runs[n][0]['global_batch'] // n} | " + " | ".join(f"{med[k] * 1e3:.2f}" for k in names)
+              + f" | {sum(med.values()) * 1e3:.2f} |")
+        summary[args.ranks.index(n)]["phase_ms_per_step"] = {k: v * 1e3 for k, v in med.items()}
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1))
 

@@ -81,7 +81,7 @@ def main(argv=None):
     p.add_argument("--data-dir", help="folder holding the MNIST files (default: tl.datasets' search)")
     tl.threads.add_argument(p)
     p.add_argument("--out", help="markdown file (default docs/reproduction.md; with --quick "
-                                 "runs/reproduction-quick.md)")
+                                 "runs/reproduction-quick.md; with --only runs/reproduction-NAMES.md)")
     args = p.parse_args(argv)
     try:
         tl.backend.canonical_device(args.device)
@@ -93,7 +93,14 @@ def main(argv=None):
         print(f"reproduce.py: {blas}", file=sys.stderr)
         return 1
     print(f"BLAS threads: {blas}")
-    out = Path(args.out or ("runs/reproduction-quick.md" if args.quick else ROOT / "docs" / "reproduction.md"))
+    if args.out:
+        out = Path(args.out)
+    elif args.quick:
+        out = Path("runs/reproduction-quick.md")
+    elif args.only:       # a subset never overwrites the whole table in docs/
+        out = Path("runs") / f"reproduction-{'-'.join(args.only)}.md"
+    else:
+        out = ROOT / "docs" / "reproduction.md"
     names = args.only or list(models.RECIPES)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     started = time.perf_counter()

@@ -117,6 +117,28 @@ def test_mnist_example_distributed_equals_one_process(tmp_path):
         np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=1e-5)
 
 
+@needs_mpi
+@pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
+def test_scaling_benchmark_reports_where_each_steps_time_goes(tmp_path):
+    """benchmarks/distributed.py (1 and 2 ranks) on a few batches: epoch times, the all-reduce share, and each
+    rank's step split into phases whose sum is the rank's measured time."""
+    out = tmp_path / "scaling.json"
+    p = subprocess.run([sys.executable, ROOT / "benchmarks" / "distributed.py", "--repeats", "1", "--limit", "640",
+                        "--data-dir", DATA, "--json", out], capture_output=True, text=True, timeout=240, env=_env(),
+                       cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "| ranks | per-rank batch | forward | backward | bucket copies | all-reduce | optimizer |" in p.stdout
+    rows = {r["ranks"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {1, 2}
+    for n, r in rows.items():
+        run = r["all"][0]
+        assert run["steps"] == 640 // 64
+        for rank_seconds, phases in zip(run["rank_seconds"], run["phase_seconds"]):
+            assert all(v >= 0 for k, v in phases.items() if k != "other"), phases
+            assert sum(phases.values()) == pytest.approx(rank_seconds, rel=1e-9)
+        assert (run["phase_seconds"][0]["all-reduce"] > 0) == (n > 1)
+
+
 # ---------------------------------------------------------------- one process, no MPI
 def test_import_does_not_load_mpi4py():
     code = ("import sys, tinygrad_lite as tl; tl.distributed; import tinygrad_lite.training; "

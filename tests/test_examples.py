@@ -255,6 +255,17 @@ def test_reproduce_quick(tmp_path):
     assert "wrote" in stdout
 
 
+def test_reproduce_only_writes_beside_and_leaves_the_docs_table_alone(tmp_path):
+    """A subset run (--only, no --out) writes runs/reproduction-NAMES.md where it runs, never the whole
+    table in docs/reproduction.md."""
+    doc = REPO / "docs" / "reproduction.md"
+    before = doc.read_bytes()
+    stdout = ok(run(REPO / "scripts" / "reproduce.py", "--only", "xor", "and", "--threads", "1", cwd=tmp_path))
+    out = tmp_path / "runs" / "reproduction-xor-and.md"
+    assert out.exists() and "XORNet" in out.read_text() and "wrote" in stdout
+    assert doc.read_bytes() == before
+
+
 @pytest.mark.gpu
 def test_mnist_on_gpu_matches_cpu(tmp_path):
     if not tl.gpu_available():

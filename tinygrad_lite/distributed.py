@@ -401,7 +401,8 @@ class DistributedDataParallel(Module):
     `no_sync()` skips the reduction for gradient accumulation: backward passes of forwards run inside
     it only accumulate locally; the first backward after it reduces the accumulated sum. The wrapper's
     state_dict keys start with "module." as in PyTorch; `.module` is the wrapped model.
-    `comm_seconds` and `reductions` count the time spent in (and number of) gradient reductions.
+    `comm_seconds` and `reductions` count the time spent in (and number of) gradient reductions;
+    `allreduce_seconds` the part of it inside the collectives (the rest copies into and out of the buckets).
     """
 
     def __init__(self, module, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True):
@@ -420,6 +421,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_sync", True)
         object.__setattr__(self, "_pending", False)
         object.__setattr__(self, "comm_seconds", 0.0)
+        object.__setattr__(self, "allreduce_seconds", 0.0)
         object.__setattr__(self, "reductions", 0)
         object.__setattr__(self, "_broadcast_buffers", bool(broadcast_buffers) and bool(_buffers_of(module)))
         if w.comm is not None:
@@ -476,7 +478,9 @@ class DistributedDataParallel(Module):
         k = len(params)
         codes = np.fromiter((_layout(p.grad) for p in params), dtype=np.int8, count=k)
         both = np.concatenate([codes, -codes])
+        t1 = time.perf_counter()
         w.comm.Allreduce(w.MPI.IN_PLACE, both, op=w.MPI.MAX)   # every rank's max and min layout code
+        collective = time.perf_counter() - t1
         have = both[:k] > 0                                     # a parameter with a grad on any rank
         by_column = (both[:k] == 2) & (-both[k:] == 2)         # every rank holds it column-major
         flats = self.__dict__.setdefault("_flats", {})
@@ -494,10 +498,12 @@ class DistributedDataParallel(Module):
                     g = p.grad.data
                     flat[off:off + n] = (g.T if by_column[i] else g).reshape(-1)
                 off += n
+            t1 = time.perf_counter()
             if device == "gpu":
                 _nccl(w).all_reduce(flat, "sum")
             else:
                 w.comm.Allreduce(w.MPI.IN_PLACE, flat, op=w.MPI.SUM)
+            collective += time.perf_counter() - t1
             scale, off = flat.dtype.type(1.0 / w.size), 0
             for i in idx:           # the mean, written back into each gradient's own array (never a view of flat)
                 p = params[i]
@@ -511,6 +517,7 @@ class DistributedDataParallel(Module):
                     xp.multiply(src, scale, out=g.data)
                 off += n
         object.__setattr__(self, "comm_seconds", self.comm_seconds + time.perf_counter() - t0)
+        object.__setattr__(self, "allreduce_seconds", self.allreduce_seconds + collective)
         object.__setattr__(self, "reductions", self.reductions + 1)
 
     def extra_repr(self):
