@@ -241,6 +241,163 @@ def test_no_graph_under_no_grad(rng):
     assert not y.requires_grad and y._ctx is None
 
 
+# --------------------------------------------------------------------------- memory layouts
+# conv2d's output is stored channels-last and pooling works in its input's memory order (see conv.py);
+# every op must give PyTorch's values and gradients whatever the strides of its inputs and upstream gradients.
+def _stored(a, layout):
+    """The (N, C, H, W) array a with the same values, stored as `layout` says."""
+    if layout == "nchw":
+        return np.ascontiguousarray(a)
+    if layout == "nhwc":                                   # channels-last, as conv2d's outputs
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if layout == "cnhw":                                   # channel-major, as conv2d's outputs were
+        return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    big = np.zeros(a.shape[:2] + (2 * a.shape[2], a.shape[3] + 1), a.dtype)   # "strided": no order at all
+    big[:, :, ::2, 1:] = a
+    return big[:, :, ::2, 1:]
+
+
+LAYOUTS = ["nchw", "nhwc", "cnhw", "strided"]
+
+
+def _is_channels_last(a):
+    return a.transpose(0, 2, 3, 1).flags.c_contiguous and not a.flags.c_contiguous
+
+
+def _compare_stored(tl_fn, torch_fn, arrays, layouts, up_layout, rng, tol=TIGHT):
+    """_compare with tl's inputs and upstream gradient stored in the given layouts (torch's as they come)."""
+    torch = _torch()
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    os_ = [tl.Tensor(_stored(a, lay) if a.ndim == 4 else a, requires_grad=True) for a, lay in zip(arrays, layouts)]
+    yt, yo = torch_fn(*ts), tl_fn(*os_)
+    assert yo.shape == tuple(yt.shape)
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), **tol)
+    up = rng.standard_normal(yo.shape)
+    yt.backward(torch.tensor(up))
+    yo.backward(tl.Tensor(_stored(up, up_layout) if up.ndim == 4 else up))
+    for i, (o, t) in enumerate(zip(os_, ts)):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), **tol, err_msg=f"gradient of input {i}")
+    return os_, yo
+
+
+POOL_LAYOUT_CASES = [(2, None, 0), (3, 2, 1), (3, 1, 1), ((2, 3), (1, 2), (1, 0)), (2, 3, 1)]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("up_layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("k,s,p", POOL_LAYOUT_CASES)
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_pooling_matches_torch_in_every_memory_layout(name, k, s, p, layout, up_layout, rng):
+    torch = _torch()
+    (x,), y = _compare_stored(lambda t: getattr(F, name)(t, k, s, p),
+                              lambda t: getattr(torch.nn.functional, name)(t, k, s, p),
+                              [rng.standard_normal((2, 3, 8, 7))], [layout], up_layout, rng)
+    if layout == "nhwc":                  # pooling keeps channels-last: output, and gradient for the layer below
+        assert _is_channels_last(y.data) and _is_channels_last(x.grad.data)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_max_pool2d_ties_nan_and_many_taps_in_every_memory_layout(layout, rng):
+    """The first of tied maxima takes the gradient, a window's last NaN wins, and kernels of 128 taps and
+    more (int32 indices), channels-last as C-contiguous, as PyTorch."""
+    torch = _torch()
+    x = np.round(rng.standard_normal((2, 3, 12, 12)))          # many ties
+    x[0, 1, 0, 0] = x[1, 2, 5, 4] = x[1, 2, 4, 5] = np.nan
+    for k, s, p in [(2, None, 0), (3, 2, 1), ((12, 11), 1, 0), ((12, 11), 1, (6, 5))]:
+        _compare_stored(lambda t: F.max_pool2d(t, k, s, p), lambda t: torch.nn.functional.max_pool2d(t, k, s, p),
+                        [x], [layout], layout, rng)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("up_layout", LAYOUTS)
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding=1, dilation=2)])
+def test_conv2d_matches_torch_in_every_memory_layout(kw, layout, up_layout, rng):
+    torch = _torch()
+    arrays = [rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)]
+    _, y = _compare_stored(lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw), arrays,
+                           [layout, "nchw", None], up_layout, rng)
+    assert _is_channels_last(y.data)
+
+
+def test_conv_relu_pool_flatten_linear_matches_torch(rng):
+    """SimpleConvNet's layers: the channels-last conv output through ReLU, max pooling and a flatten (a copy
+    in (C, H, W) order) into a linear layer; values and every gradient as PyTorch's, float64."""
+    torch = _torch()
+    arrays = [rng.standard_normal((3, 2, 10, 10)), rng.standard_normal((5, 2, 3, 3)), rng.standard_normal(5),
+              rng.standard_normal((4, 5 * 4 * 4)), rng.standard_normal(4), rng.standard_normal((4, 5 * 8 * 8))]
+
+    def net(mod, x, w, b, lw, lb, lw2):
+        y = mod.conv2d(x, w, b)
+        pooled = mod.linear(mod.max_pool2d(mod.relu(y), 2).flatten(1), lw, lb)
+        return pooled + mod.linear(y.flatten(1), lw2)         # conv -> flatten -> linear directly, too
+    _compare(lambda *a: net(F, *a), lambda *a: net(torch.nn.functional, *a), arrays, rng)
+
+
+def test_the_gradient_reaches_conv2d_channels_last(rng):
+    """The training path copies no gradient before the conv GEMMs: ReLU and max pooling hand conv2d's
+    output gradient back in the output's own channels-last order."""
+    x = tl.Tensor(rng.standard_normal((2, 1, 8, 8)).astype(np.float32))
+    w = tl.Tensor(rng.standard_normal((3, 1, 3, 3)).astype(np.float32), requires_grad=True)
+    b = tl.Tensor(np.zeros(3, np.float32), requires_grad=True)
+    y = F.conv2d(x, w, b)
+    y.retain_grad()
+    r = y.relu()
+    r.retain_grad()
+    p = F.max_pool2d(r, 2)
+    assert _is_channels_last(y.data) and _is_channels_last(r.data) and _is_channels_last(p.data)
+    (p.flatten(1) ** 2).sum().backward()
+    assert _is_channels_last(r.grad.data) and _is_channels_last(y.grad.data)
+    assert w.grad.dtype == b.grad.dtype == np.float32
+    assert not np.shares_memory(w.grad.data, b.grad.data)      # (both views of one GEMM's result before)
+
+
+def _to_channels_last(t):
+    """t (N, C, H, W) with the same values stored channels-last, by differentiable ops."""
+    n, c, h, w = t.shape
+    return t.permute(0, 2, 3, 1).reshape(n, h, w * c).reshape(n, h, w, c).permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("k,s,p", [(3, 2, 1), (2, None, 0)])
+def test_pooling_second_order_gradients_channels_last(name, k, s, p, rng):
+    x = tl.Tensor(rng.permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6) * 0.1, requires_grad=True)
+    assert _is_channels_last(_to_channels_last(x).data)
+
+    def fn(t):
+        (g,) = tl_grad((getattr(F, name)(_to_channels_last(t), k, s, p) ** 2).sum(), [t])
+        return g * g
+    assert tl.gradcheck(fn, x)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1)])
+def test_conv2d_with_bias_second_order_gradients(kw, rng):
+    """The bias rides in the GEMMs (a row of ones in the columns): its gradient's gradients too."""
+    x = tl.Tensor(rng.standard_normal((2, 2, 6, 5)), requires_grad=True)
+    w = tl.Tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
+    b = tl.Tensor(rng.standard_normal(3), requires_grad=True)
+
+    def fn(x, w, b):
+        y = F.conv2d(_to_channels_last(x), w, b, **kw)
+        u = tl.Tensor(np.random.default_rng(5).standard_normal(y.shape))
+        gx, gw, gb = tl_grad((y * y * u).sum(), [x, w, b])
+        return (gx * gx).sum() + (gw * gw * gw).sum() + (gb * gb * gb).sum()
+    assert tl.gradcheck(fn, x, w, b)
+
+
+def test_conv2d_with_bias_second_order_matches_torch(rng):
+    torch = _torch()
+    arrays = [rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ty = torch.nn.functional.conv2d(*tt, stride=2, padding=1)
+    gx, gw, gb = torch.autograd.grad((ty ** 2).sum(), tt, create_graph=True)
+    ((gx ** 3).sum() + (gw ** 2).sum() + (gb ** 3).sum()).backward()
+    ot = [tl.Tensor(a, requires_grad=True) for a in arrays]
+    ox, ow, ob = tl_grad((F.conv2d(*ot, stride=2, padding=1) ** 2).sum(), ot)
+    ((ox ** 3).sum() + (ow ** 2).sum() + (ob ** 3).sum()).backward()
+    for o, t in zip(ot, tt):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-9)
+
+
 # --------------------------------------------------------------------------- dropout2d
 def test_dropout2d_zeroes_whole_channels_and_scales():
     tl.manual_seed(0)

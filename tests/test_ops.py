@@ -1338,3 +1338,36 @@ def test_pow_with_tensor_exponent_at_zero_matches_pytorch(device):
         (ta ** tb).backward(torch.tensor(up))
         np.testing.assert_array_equal(_np(xa.grad), ta.grad.numpy())
         np.testing.assert_array_equal(_np(xb.grad), tb.grad.numpy())
+
+
+# --------------------------------------------------------------------------- sums of non-contiguous arrays
+def _stored_4d(a, layout):
+    """The (N, C, H, W) array a with the same values stored channels-last, channel-major or strided."""
+    if layout == "nhwc":
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if layout == "cnhw":
+        return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    big = np.zeros((a.shape[0] * 2,) + a.shape[1:], a.dtype)
+    big[::2] = a
+    return big[::2]
+
+
+@pytest.mark.parametrize("layout", ["nhwc", "cnhw", "strided"])
+@pytest.mark.parametrize("axis", [(0, 2, 3), (0, 1), (1, 2, 3), (2, 3), (0, 1, 2, 3), None, 0])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_over_axes_of_a_non_contiguous_array_matches_numpy(layout, axis, keepdims):
+    """Sum reduces the outermost axis in memory first when it is one of several (conv2d's channels-last
+    outputs summed per channel by batch_norm): the same values and gradients, float32 kept."""
+    r = np.random.default_rng(3)
+    a = r.standard_normal((5, 4, 6, 3))
+    t = tl.Tensor(_stored_4d(a, layout), requires_grad=True)
+    s = t.sum(axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(s.numpy(), a.sum(axis=axis, keepdims=keepdims), rtol=1e-12, atol=1e-12)
+    up = r.standard_normal(s.shape)
+    s.backward(tl.Tensor(up))
+    kept = a.sum(axis=axis, keepdims=True).shape
+    np.testing.assert_array_equal(t.grad.numpy(), np.broadcast_to(up.reshape(kept), a.shape))
+    t32 = tl.Tensor(_stored_4d(a.astype(np.float32), layout))
+    s32 = t32.sum(axis=axis, keepdims=keepdims)
+    assert s32.dtype == np.float32
+    np.testing.assert_allclose(s32.numpy(), a.sum(axis=axis, keepdims=keepdims), rtol=1e-5, atol=1e-5)

@@ -3,22 +3,29 @@
 Every op is a pair of linear maps that are each other's adjoint, so each backward is another
 Function of this file and create_graph differentiates backward passes to any order:
 
-    Conv2d          x, w -> y           backward: ConvInputGrad (x's), ConvWeightGrad (w's)
+    Conv2d          x, w, b -> y        backward: ConvInputGrad (x's), ConvWeightGrad (w's and b's)
     ConvInputGrad   g, w -> x-shaped    (the transposed convolution, col2im)
-    ConvWeightGrad  x, g -> w-shaped
+    ConvWeightGrad  x, g -> w-shaped    (or [w | b]-shaped: one GEMM for both)
     WindowSum / WindowSpread            average pooling and its adjoint
     WindowGather / WindowScatter        max pooling (at the saved argmax) and its adjoint
 
 Convolution is one GEMM each way on im2col columns: the (padded) input copied once, tap by tap,
 into a (C*kh*kw, N*OH*OW) matrix that backward reuses for the weight gradient and releases with
 the graph; pooling reads the windows as a strided view (backend.windows2d, no copy). Array code goes
-through the backend (pad2d, windows2d, xp_of) so one definition serves NumPy and CuPy.
+through the backend (windows2d, xp_of) so one definition serves NumPy and CuPy.
+
+Memory layout: conv2d's output is stored channels-last, (N, OH, OW, O) memory returned as the
+(N, O, OH, OW) view PyTorch's API shows (the GEMM writes it that way with no copy). ReLU and the other
+elementwise ops keep that order, pooling works in its input's order (channels innermost: contiguous
+runs) and gives its output and its gradient in it too, so the gradient that reaches the convolution is
+already the (N*OH*OW, O) matrix its weight-gradient GEMM takes. Any other layout is still right, only
+slower: shapes and values are PyTorch's whatever the strides.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .backend import capturing, pad2d, rng, windows2d, xp_of
+from .backend import capturing, rng, windows2d, xp_of
 from .function import Function
 from .tensor import Tensor, _check_same_device
 
@@ -70,92 +77,198 @@ def _slices(i, j, out_hw, stride, dilation):
     return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
+def _order(a):
+    """The axes of the (N, C, H, W) array a from the outermost in memory to the innermost (NumPy's order
+    'K'): (0, 1, 2, 3) C-contiguous, (1, 0, 2, 3) channel-major (conv2d's outputs), (0, 2, 3, 1)
+    channels-last. Axes of length 1 count as innermost, so equal layouts compare equal."""
+    if a.flags.c_contiguous:
+        return (0, 1, 2, 3)
+    return tuple(sorted(range(4), key=lambda i: (-abs(a.strides[i]) if a.shape[i] > 1 else 1, i)))
+
+
+def _new(xp, shape, dtype, order, fill=None):
+    """A new (N, C, H, W) array stored in memory order `order` (see _order; a transposed view unless
+    C-contiguous), uninitialised or filled with `fill`."""
+    mem = tuple(shape[i] for i in order)
+    a = xp.empty(mem, dtype=dtype) if fill is None else xp.full(mem, fill, dtype=dtype)
+    return a if order == (0, 1, 2, 3) else a.transpose(tuple(order.index(i) for i in range(4)))
+
+
+def _reorder(a, order):
+    """a copied into a new array stored in memory order `order`."""
+    out = _new(xp_of(a), a.shape, a.dtype, order)
+    out[...] = a
+    return out
+
+
+def _pad(x, padding, value=0):
+    """x (N, C, H, W) with `value` rows and columns around it, in x's memory order (x itself if none)."""
+    (ph, pw), (n, c, h, w) = padding, x.shape
+    if not ph and not pw:
+        return x
+    out = _new(xp_of(x), (n, c, h + 2 * ph, w + 2 * pw), x.dtype, _order(x), fill=value)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
 def _crop(a, padding, hw):
+    """The (H, W) middle of a padded (N, C, H + 2 ph, W + 2 pw) array, as a new array in its memory order."""
     (ph, pw), (h, w) = padding, hw
-    if ph or pw:
-        a = a[..., ph:ph + h, pw:pw + w]
-    return xp_of(a).ascontiguousarray(a)
+    if not ph and not pw:
+        return a
+    out = _new(xp_of(a), a.shape[:2] + (h, w), a.dtype, _order(a))
+    out[...] = a[..., ph:ph + h, pw:pw + w]
+    return out
 
 
-def _im2col(x, kernel, stride, padding, dilation):
-    """x (N, C, H, W) -> columns (C*kh*kw, N*OH*OW): row (c, i, j) holds what kernel tap (i, j) of channel c
-    sees at every output position (a copy, made tap by tap: kh*kw strided block copies), and (OH, OW)."""
+def _matrix(g):
+    """g (N, O, OH, OW) as the (N*OH*OW, O) matrix the convolution's GEMMs take: a view (C- or F-ordered)
+    when g is stored channels-last (conv2d's outputs and the gradients pooling and ReLU give back) or
+    channel-major, (O, N, OH, OW) memory; a copy otherwise."""
+    o = g.shape[1]
+    t = g.transpose(0, 2, 3, 1)
+    if t.flags.c_contiguous:
+        return t.reshape(-1, o)
+    t = g.transpose(1, 0, 2, 3)
+    if t.flags.c_contiguous:
+        return t.reshape(o, -1).T
+    return xp_of(g).ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
+
+
+CHANNELS_LAST = (0, 2, 3, 1)     # the memory order of conv2d's outputs (see _order)
+
+
+def _im2col(x, kernel, stride, padding, dilation, ones=False):
+    """x (N, C, H, W) -> the columns (K, N*OH*OW), (OH, OW) and whether the K = C*kh*kw rows run in
+    (kh, kw, C) order. Row k holds what one kernel tap of one channel sees at every output position: one
+    strided copy of the windows, made in x's memory order. For x stored channels-last (conv2d's outputs)
+    that is the (N*OH*OW, K) matrix with K in (kh, kw, C) order, channels innermost, and the columns are its
+    transposed view; otherwise K runs (C, kh, kw), weight order. ones=True adds a last row of ones (the
+    bias's row: conv2d adds its bias inside the GEMM)."""
     xp = xp_of(x)
-    xpad = pad2d(x, *padding)
     n, c = x.shape[:2]
-    (kh, kw) = kernel
-    oh, ow = (_out_size(s, k, st, 0, d) for s, k, st, d in zip(xpad.shape[2:], kernel, stride, dilation))
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    xt = xpad.transpose(1, 0, 2, 3)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xt[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)]
-    return cols.reshape(c * kh * kw, n * oh * ow), (oh, ow)
+    win = windows2d(_pad(x, padding), kernel, stride, dilation)         # (N, C, OH, OW, kh, kw), a view
+    oh, ow = win.shape[2:4]
+    k = c * kernel[0] * kernel[1]
+    if c > 1 and _order(x) == CHANNELS_LAST:
+        rows = xp.empty((n * oh * ow, k + bool(ones)), dtype=x.dtype)
+        rows[:, :k].reshape(n, oh, ow, *kernel, c)[...] = win.transpose(0, 2, 3, 4, 5, 1)
+        if ones:
+            rows[:, k] = 1
+        return rows.T, (oh, ow), True
+    cols = xp.empty((k + bool(ones), n * oh * ow), dtype=x.dtype)
+    cols[:k].reshape(c, *kernel, n, oh, ow)[...] = win.transpose(1, 4, 5, 0, 2, 3)
+    if ones:
+        cols[-1] = 1
+    return cols, (oh, ow), False
+
+
+def _weight_matrix(w, taps_last):
+    """w (O, C, kh, kw) as the (O, C*kh*kw) matrix whose columns run in the im2col rows' order."""
+    return (w.transpose(0, 2, 3, 1) if taps_last else w).reshape(w.shape[0], -1)
 
 
 # ------------------------------------------------------------------ convolution
 class Conv2d(Function):
-    """y = conv(x, w) + b: x (N, C, H, W), w (O, C, kh, kw), b (O,); one GEMM on the im2col columns."""
+    """y = conv(x, w) + b: x (N, C, H, W), w (O, C, kh, kw), b (O,); one GEMM on the im2col columns (the
+    bias too: a last column of the weight matrix against the columns' row of ones, which gives the bias's
+    gradient from the weight-gradient GEMM as well). y is stored channels-last: (N, OH, OW, O) memory seen
+    as (N, O, OH, OW)."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-        o, _, kh, kw = w.shape
-        cols, (oh, ow) = _im2col(x, (kh, kw), stride, padding, dilation)
-        y = w.reshape(o, -1) @ cols                                       # (O, N*OH*OW): the one GEMM
+        o = w.shape[0]
+        cols, (oh, ow), self.taps_last = _im2col(x, w.shape[2:], stride, padding, dilation, ones=b is not None)
+        wm = _weight_matrix(w, self.taps_last)
         if b is not None:
-            y += b[:, None]
+            wm = xp_of(w).concatenate((wm, b[:, None]), axis=1)       # (O, C*kh*kw + 1): [w | b]
+        y = cols.T @ wm.T                                                 # (N*OH*OW, O): the one GEMM
         self.cols, self.geom = cols, dict(stride=stride, padding=padding, dilation=dilation)
-        return y.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)     # (N, O, OH, OW), a view
+        return y.reshape(x.shape[0], oh, ow, o).transpose(0, 3, 1, 2)     # (N, O, OH, OW), a view
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
-        gx = ConvInputGrad.apply(g, w, x_shape=x.shape, **self.geom) if x.requires_grad else None
-        gw = (ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=self.cols, **self.geom)
-              if w.requires_grad else None)
-        if len(self.inputs) == 2:
+        b = self.inputs[2] if len(self.inputs) == 3 else None
+        gx = (ConvInputGrad.apply(g, w, x_shape=x.shape, channels_last=self.taps_last, **self.geom)
+              if x.requires_grad else None)
+        cols = (self.cols, self.taps_last)
+        if b is None:
+            gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=cols, **self.geom) if w.requires_grad else None
             return gx, gw
-        return gx, gw, (g.sum(axis=(0, 2, 3)) if self.inputs[2].requires_grad else None)
+        if not (w.requires_grad or b.requires_grad):
+            return gx, None, None
+        gwb = ConvWeightGrad.apply(x, g, w_shape=w.shape, bias=True, cols=cols, **self.geom)    # [gw | gb]
+        return (gx, gwb[:, :-1].reshape(w.shape) if w.requires_grad else None,
+                gwb[:, -1] if b.requires_grad else None)
 
 
 class ConvInputGrad(Function):
     """The gradient of conv2d with respect to its input (a transposed convolution): the columns
-    w^T g, added back into the padded input's shape tap by tap (col2im), then cropped."""
+    w^T g, added back into the padded input's shape tap by tap (col2im), then cropped. channels_last=True
+    (the input was stored so) gives it channels-last, the columns' channels innermost in every add."""
 
-    def forward(self, g, w, x_shape, stride, padding, dilation):
+    def forward(self, g, w, x_shape, stride, padding, dilation, channels_last=False):
         xp = xp_of(g)
         n, o, oh, ow = g.shape
         _, c, kh, kw = w.shape
-        self.x_shape, self.geom = x_shape, dict(stride=stride, padding=padding, dilation=dilation)
-        gm = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
-        cols = (w.reshape(o, -1).T @ gm).reshape(c, kh, kw, n, oh, ow)
+        self.x_shape = x_shape
+        self.geom = dict(stride=stride, padding=padding, dilation=dilation, channels_last=channels_last)
         (ph, pw), (h, wd) = padding, x_shape[2:]
-        out = xp.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=cols.dtype)
+        shape = (n, c, h + 2 * ph, wd + 2 * pw)
+        if channels_last:               # one GEMM per tap: each (N*OH*OW, C) product added as it comes
+            gm, wt = _matrix(g), xp.ascontiguousarray(w.transpose(2, 3, 0, 1))    # wt[i, j]: tap (i, j)'s (O, C)
+            out = _new(xp, shape, g.dtype, CHANNELS_LAST, fill=0)
+            for i in range(kh):
+                for j in range(kw):
+                    out[(Ellipsis,) + _slices(i, j, (oh, ow), stride, dilation)] += (gm @ wt[i, j]).reshape(
+                        n, oh, ow, c).transpose(0, 3, 1, 2)
+            return _crop(out, padding, (h, wd))
+        cols = (w.reshape(o, -1).T @ _matrix(g).T).reshape(c, kh, kw, n, oh, ow)
+        out = xp.zeros((c, n) + shape[2:], dtype=cols.dtype)
         for i in range(kh):
             for j in range(kw):
                 out[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)] += cols[:, i, j]
-        return _crop(out.transpose(1, 0, 2, 3), padding, (h, wd))
+        return xp.ascontiguousarray(out.transpose(1, 0, 2, 3)[:, :, ph:ph + h, pw:pw + wd])
 
     def backward(self, gg):
         g, w = self.inputs
-        dg = Conv2d.apply(gg, w, **self.geom) if g.requires_grad else None
-        dw = ConvWeightGrad.apply(gg, g, w_shape=w.shape, **self.geom) if w.requires_grad else None
+        geom = {k: v for k, v in self.geom.items() if k != "channels_last"}
+        dg = Conv2d.apply(gg, w, **geom) if g.requires_grad else None
+        dw = ConvWeightGrad.apply(gg, g, w_shape=w.shape, **geom) if w.requires_grad else None
         return dg, dw
 
 
 class ConvWeightGrad(Function):
-    """The gradient of conv2d with respect to its weight: g (as (O, N*OH*OW)) @ the im2col columns of x."""
+    """The gradient of conv2d with respect to its weight: (the im2col columns of x @ g as (N*OH*OW, O))^T,
+    w-shaped. With bias=True the columns carry conv2d's row of ones and the result is the matrix
+    (O, C*kh*kw + 1) = [weight gradient | bias gradient]: the bias's gradient from the same GEMM.
+    `cols`: conv2d's (columns, taps_last) of x, reused."""
 
-    def forward(self, x, g, w_shape, stride, padding, dilation, cols=None):
-        self.geom = dict(stride=stride, padding=padding, dilation=dilation)
+    def forward(self, x, g, w_shape, stride, padding, dilation, bias=False, cols=None):
+        self.geom, self.w_shape, self.bias = dict(stride=stride, padding=padding, dilation=dilation), w_shape, bias
         if cols is None:
-            cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation)
-        o = w_shape[0]
-        gm = xp_of(g).ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
-        return (gm @ cols.T).reshape(w_shape)
+            cols, _, taps_last = _im2col(x, w_shape[2:], stride, padding, dilation, ones=bias)
+        else:
+            cols, taps_last = cols
+        self.taps_last = taps_last
+        m = (cols @ _matrix(g)).T                              # (O, K [+ 1]), K in the columns' order
+        o, c, kh, kw = w_shape
+        k = c * kh * kw
+        gw = xp_of(g).empty((o, k + bool(bias)), dtype=m.dtype)
+        gw[:, :k].reshape(w_shape)[...] = m[:, :k].reshape(o, kh, kw, c).transpose(0, 3, 1, 2) if taps_last \
+            else m[:, :k].reshape(w_shape)
+        if bias:
+            gw[:, k] = m[:, k]
+            return gw
+        return gw.reshape(w_shape)
 
     def backward(self, u):
         x, g = self.inputs
-        dx = ConvInputGrad.apply(g, u, x_shape=x.shape, **self.geom) if x.requires_grad else None
-        dg = Conv2d.apply(x, u, **self.geom) if g.requires_grad else None
+        b = ()
+        if self.bias:                                   # u = [weight's part | bias's part]
+            u, b = u[:, :-1].reshape(self.w_shape), (u[:, -1],)
+        dx = (ConvInputGrad.apply(g, u, x_shape=x.shape, channels_last=self.taps_last, **self.geom)
+              if x.requires_grad else None)
+        dg = Conv2d.apply(x, u, *b, **self.geom) if g.requires_grad else None
         return dx, dg
 
 
@@ -206,10 +319,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 # ------------------------------------------------------------------ pooling: window sums (average)
+# Pooling works in its input's memory order (see the module docstring): its outputs, its saved argmax and
+# its gradients are stored in the input's memory order (_order, _new, _pad, _crop).
 def _window_sums(x, kernel, stride, padding, dilation):
-    """The sum of each (zero-padded) window: kh*kw strided adds, no window copy."""
-    win = windows2d(pad2d(x, *padding), kernel, stride, dilation)
-    out = win[..., 0, 0].copy()
+    """The sum of each (zero-padded) window, in x's memory order: kh*kw strided adds, no window copy."""
+    win = windows2d(_pad(x, padding), kernel, stride, dilation)
+    out = _new(xp_of(x), win.shape[:4], x.dtype, _order(x))
+    out[...] = win[..., 0, 0]
     for k in range(1, kernel[0] * kernel[1]):
         out += win[..., k // kernel[1], k % kernel[1]]
     return out
@@ -220,23 +336,26 @@ class WindowSum(Function):
 
     def forward(self, x, kernel, stride, padding, dilation, scale):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, scale=scale)
-        self.x_shape = x.shape
+        self.x_shape, self.order = x.shape, _order(x)
         out = _window_sums(x, kernel, stride, padding, dilation)
         out *= scale
         return out
 
     def backward(self, g):
-        return WindowSpread.apply(g, x_shape=self.x_shape, **self.args)
+        return WindowSpread.apply(g, x_shape=self.x_shape, order=self.order, **self.args)
 
 
 class WindowSpread(Function):
-    """WindowSum's adjoint: each output's g * scale added back to every element of its window."""
+    """WindowSum's adjoint: each output's g * scale added back to every element of its window (the result
+    stored in memory order `order`: the order WindowSum's input had)."""
 
-    def forward(self, g, x_shape, kernel, stride, padding, dilation, scale):
+    def forward(self, g, x_shape, kernel, stride, padding, dilation, scale, order=(0, 1, 2, 3)):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, scale=scale)
+        xp = xp_of(g)
         (ph, pw), (h, w) = padding, x_shape[2:]
-        out = xp_of(g).zeros(x_shape[:2] + (h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        gs = g * scale
+        out = _new(xp, x_shape[:2] + (h + 2 * ph, w + 2 * pw), g.dtype, order, fill=0)
+        gs = _new(xp, g.shape, g.dtype, order)
+        xp.multiply(g, scale, out=gs)                          # (in out's memory order: same-order adds)
         for i in range(kernel[0]):
             for j in range(kernel[1]):
                 out[(Ellipsis,) + _slices(i, j, g.shape[2:], stride, dilation)] += gs
@@ -253,10 +372,11 @@ class WindowGather(Function):
     def forward(self, x, idx, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         self.x_shape, self.idx = x.shape, idx
-        win = windows2d(pad2d(x, *padding), kernel, stride, dilation)
-        out = xp_of(x).zeros(win.shape[:4], dtype=x.dtype)
+        xp = xp_of(x)
+        win = windows2d(_pad(x, padding), kernel, stride, dilation)
+        out = _new(xp, win.shape[:4], x.dtype, _order(idx), fill=0)
         for k in range(kernel[0] * kernel[1]):
-            xp_of(x).copyto(out, win[..., k // kernel[1], k % kernel[1]], where=idx == k)
+            xp.copyto(out, win[..., k // kernel[1], k % kernel[1]], where=idx == k)
         return out
 
     def backward(self, g):
@@ -268,19 +388,27 @@ class MaxPool2d(WindowGather):
 
     def forward(self, x, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        xp = xp_of(x)
-        win = windows2d(pad2d(x, *padding, value=-np.inf), kernel, stride, dilation)
+        xp, order = xp_of(x), _order(x)
+        win = windows2d(_pad(x, padding, -np.inf), kernel, stride, dilation)
         taps = [win[..., k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
-        best = xp.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0].copy()
+        best = _new(xp, win.shape[:4], x.dtype, order)
+        if len(taps) == 1:
+            best[...] = taps[0]
+        else:
+            xp.maximum(taps[0], taps[1], out=best)
         for v in taps[2:]:
             xp.maximum(best, v, out=best)                          # (NaN propagates)
         itype = np.int8 if len(taps) < 128 else np.int32
-        idx = xp.zeros(best.shape, dtype=itype)
-        found = taps[0] == best                     # the first tap holding the maximum takes the gradient
-        for k in range(1, len(taps)):               # (bool/int8 arithmetic: much faster than masked copies)
-            hit = taps[k] == best
-            idx += (hit > found) * itype(k)
-            found |= hit
+        idx = _new(xp, best.shape, itype, order, fill=0 if len(taps) == 1 else None)
+        if len(taps) > 1:
+            # the first tap holding the maximum takes the gradient: with m_k = (tap k != max), the index is
+            # m_0 (1 + m_1 (1 + m_2 (1 + ...))), evaluated from the last tap back (Horner's rule): one
+            # comparison and two in-place int8 passes per tap
+            xp.not_equal(taps[-2], best, out=idx)
+            miss = _new(xp, best.shape, bool, order)
+            for v in taps[-3::-1]:
+                idx += itype(1)
+                idx *= xp.not_equal(v, best, out=miss)
         if len(taps) > 1 and (capturing() or xp.isnan(best).any()):   # PyTorch's kernel: a window's last NaN wins
             for k, v in enumerate(taps):
                 nan = v != v
@@ -290,21 +418,29 @@ class MaxPool2d(WindowGather):
 
 
 class WindowScatter(Function):
-    """WindowGather's adjoint: g added at each window's saved tap (argmax scatter)."""
+    """WindowGather's adjoint: g added at each window's saved tap (argmax scatter), stored in the memory
+    order of idx (that is, of the pooled input)."""
 
     def forward(self, g, idx, x_shape, kernel, stride, padding, dilation):
         self.args = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         self.idx = idx
-        xp = xp_of(g)
+        xp, order = xp_of(g), _order(idx)
         (ph, pw), (h, w) = padding, x_shape[2:]
-        out = xp.zeros(x_shape[:2] + (h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        hp, wp = h + 2 * ph, w + 2 * pw
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+        tiled = (dilation == (1, 1) and stride == kernel   # the windows cover the padded input exactly once
+                 and g.shape[2] * kernel[0] == hp and g.shape[3] * kernel[1] == wp)
+        if _order(g) != order:            # g in idx's memory order first: a small copy that makes the
+            g = _reorder(g, order)         # kh*kw strided writes below several times faster
+        out = _new(xp, x_shape[:2] + (hp, wp), g.dtype, order, fill=None if tiled else 0)
+        hit = _new(xp, idx.shape, bool, order)
         for k in range(kernel[0] * kernel[1]):
             at = out[(Ellipsis,) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
+            xp.equal(idx, k, out=hit)
             if disjoint:                                  # windows don't overlap: each element written once
-                xp.multiply(g, idx == k, out=at)
+                xp.multiply(g, hit, out=at)
             else:
-                at += g * (idx == k)
+                at += g * hit
         return _crop(out, padding, (h, w))
 
     def backward(self, gg):
