@@ -655,3 +655,28 @@ def test_retain_graph_backward_twice_counts_each_pass_once():
     c = tl.Tensor(np.array([5.0]))
     (k * c + c).sum().backward()
     assert c.grad is None and float(k.grad[0]) == 5.0
+
+
+def test_create_graph_through_the_callers_gradient_as_torch():
+    x = tl.ones(2, requires_grad=True)
+    (x * 2.0).sum().backward(create_graph=True)         # linear: the gradient is a constant, as in torch
+    assert x.grad.requires_grad is False
+    x = tl.ones(2, requires_grad=True)
+    v = tl.Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (x * 3.0).backward(v, create_graph=True)            # a gradient that requires grad stays in the graph
+    assert x.grad.requires_grad
+    x.grad.sum().backward()
+    np.testing.assert_array_equal(v.grad.numpy(), [3.0, 3.0])
+    x = tl.ones(2, requires_grad=True)                  # the same into a leaf's own backward
+    v = tl.Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    x.backward(v * 1.0, create_graph=True)
+    assert x.grad.requires_grad
+    x.grad.sum().backward()
+    np.testing.assert_array_equal(v.grad.numpy(), [1.0, 1.0])
+
+
+def test_pow_broadcast_exponent_zero_at_base_zero_gives_zero_gradient_as_torch():
+    a = np.array([[0.0, 2.0, 0.0], [3.0, 0.0, 1.5]])
+    b = np.array([[0.0, 0.0, 2.0]])                     # broadcast over a's rows: the b == 0 mask too
+    check_vs_torch(lambda p, q: p ** q, lambda p, q: p ** q, [a, b], hvp=False)
+    check_vs_torch(lambda p, q: p ** q, lambda p, q: p ** q, [b, a], hvp=False)
