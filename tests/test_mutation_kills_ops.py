@@ -579,11 +579,12 @@ def test_backward_implicit_and_explicit_gradients():
     leaf.backward(g)
     g.data[0] = 100.0
     np.testing.assert_array_equal(leaf.grad.numpy(), [5.0, 6.0])
+    assert leaf.grad.requires_grad is False
     leaf.backward(tl.Tensor(np.array([1.0, 1.0])))      # and accumulates
     np.testing.assert_array_equal(leaf.grad.numpy(), [6.0, 7.0])
     s = tl.tensor(2.0, requires_grad=True)              # a one-element leaf: implicit 1
     s.backward()
-    assert float(s.grad) == 1.0
+    assert float(s.grad) == 1.0 and s.grad.requires_grad is False
 
 
 def test_gradients_never_share_memory_with_each_other_or_the_callers_gradient():
