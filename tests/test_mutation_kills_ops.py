@@ -681,3 +681,16 @@ def test_pow_broadcast_exponent_zero_at_base_zero_gives_zero_gradient_as_torch()
     b = np.array([[0.0, 0.0, 2.0]])                     # broadcast over a's rows: the b == 0 mask too
     check_vs_torch(lambda p, q: p ** q, lambda p, q: p ** q, [a, b], hvp=False)
     check_vs_torch(lambda p, q: p ** q, lambda p, q: p ** q, [b, a], hvp=False)
+
+
+def test_anomaly_mode_bce_at_probability_0_and_1_with_a_constant_target():
+    """The target's gradient -logit(p) is infinite at p in {0, 1}; with a constant target it is not computed, so
+    detect_anomaly has nothing to complain about (p's own gradient is finite there, as torch's)."""
+    torch = torch_or_skip()
+    p = tl.Tensor(np.array([0.0, 1.0, 0.25]), requires_grad=True)
+    t = tl.Tensor(np.array([0.0, 1.0, 1.0]))
+    with tl.autograd.detect_anomaly():
+        F.binary_cross_entropy(p, t).backward()
+    tp = torch.tensor([0.0, 1.0, 0.25], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(tp, torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)).backward()
+    np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
