@@ -197,7 +197,8 @@ class ELU(Function):
         xp = xp_of(a)
         self.params = alpha, scale, input_scale
         neg = xp.expm1(xp.minimum(a, 0) * input_scale) * (alpha * scale)
-        return xp.where(a > 0, a * scale, neg).astype(a.dtype, copy=False)
+        # x itself at +-0 (a >= 0, not a > 0): a negative alpha would turn +0 into -0 and -0 into +0 (PyTorch keeps x)
+        return xp.where(a >= 0, a * scale, neg).astype(a.dtype, copy=False)
 
     def backward(self, g):
         alpha, scale, input_scale = self.params

@@ -165,9 +165,10 @@ def one_hot(labels, num_classes=-1):
         raise TypeError(f"one_hot: labels must be integers, got dtype {t.dtype}")
     xp = backend.xp_of(t)
     lo, hi = (int(t.min()), int(t.max())) if t.size else (0, -1)
+    if not t.size and num_classes < 1:            # as PyTorch (-1, 0, ...): nothing to infer the count from
+        raise RuntimeError(f"one_hot: can't infer the number of classes from empty labels; pass num_classes >= 1, "
+                           f"got {num_classes}")
     if num_classes == -1:
-        if not t.size:                            # as PyTorch: nothing to infer the count from
-            raise RuntimeError("one_hot: can't infer the number of classes from empty labels; pass num_classes")
         num_classes = hi + 1
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
