@@ -308,6 +308,31 @@ def test_max_pool2d_ties_nan_and_many_taps_in_every_memory_layout(layout, rng):
                         [x], [layout], layout, rng)
 
 
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1), (2, 1, 1)])
+def test_max_pool2d_over_cache_sized_slices_matches_torch(k, s, p, layout, rng):
+    """A batch larger than backend.cache_slices' budget is pooled and scattered back a few images at a time
+    (here 14 + 10 images): the same values, gradients, ties and NaN as PyTorch."""
+    from tinygrad_lite.backend import cache_slices
+    torch = _torch()
+    x = np.round(rng.standard_normal((24, 8, 24, 24)) * 2)      # 884 KiB of float64, with ties
+    x[3, 2, 5, 5] = x[20, 7, 0, 1] = np.nan
+    assert len(cache_slices(x)) == 2
+    _compare_stored(lambda t: F.max_pool2d(t, k, s, p), lambda t: torch.nn.functional.max_pool2d(t, k, s, p),
+                    [x], [layout], "nchw", rng)
+
+
+def test_cache_slices_cover_the_batch_once():
+    from tinygrad_lite.backend import cache_slices
+    for n, item in [(1, 10 ** 7), (7, 10), (100, 69120), (24, 36864), (5, 10 ** 6)]:
+        a = np.empty((n, item // 8 or 1))
+        covered = np.concatenate([np.arange(n)[s] for s in cache_slices(a)])
+        np.testing.assert_array_equal(covered, np.arange(n))
+        assert all(np.arange(n)[s].size for s in cache_slices(a))
+    assert cache_slices(np.empty((100, 69120 // 4), np.float32)) != [slice(None)]
+    assert cache_slices(np.empty((4, 10))) == [slice(None)]
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("up_layout", LAYOUTS)
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding=1, dilation=2)])

@@ -182,6 +182,17 @@ def pad2d(x, ph, pw, value=0):
     return out
 
 
+def cache_slices(a, budget=1 << 19):
+    """Slices of a's first axis covering about `budget` bytes of a each (at least one item): on the CPU,
+    several elementwise passes over one slice at a time find it in the cache instead of streaming the whole
+    array from memory on every pass. On the GPU one slice, the whole array (no gain, more launches)."""
+    n = a.shape[0] if a.ndim else 0
+    if not isinstance(a, np.ndarray) or n <= 1 or a.nbytes <= budget:
+        return [slice(None)]
+    per = max(1, budget * n // a.nbytes)
+    return [slice(i, i + per) for i in range(0, n, per)]
+
+
 def windows2d(x, kernel, stride, dilation):
     """The sliding windows of x (N, C, H, W) as a view (N, C, OH, OW, kh, kw), no copy (stride tricks):
     window (i, j) starts at row i*sh, column j*sw and takes every dh-th row and dw-th column.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import capturing, rng, windows2d, xp_of
+from .backend import cache_slices, capturing, rng, windows2d, xp_of
 from .function import Function
 from .tensor import Tensor, _check_same_device
 
@@ -383,6 +383,24 @@ class WindowGather(Function):
         return WindowScatter.apply(g, idx=self.idx, x_shape=self.x_shape, **self.args)
 
 
+def _max_first(taps, best, idx, miss):
+    """best = the max of the taps (NaN propagates), idx = the first tap holding it: with m_k = (tap k != max),
+    idx = m_0 (1 + m_1 (1 + m_2 (1 + ...))), evaluated from the last tap back (Horner's rule): one
+    comparison and two in-place int8 passes per tap. (idx is left as it is for a single tap.)"""
+    xp = xp_of(best)
+    if len(taps) == 1:
+        best[...] = taps[0]
+        return
+    xp.maximum(taps[0], taps[1], out=best)
+    for v in taps[2:]:
+        xp.maximum(best, v, out=best)
+    xp.not_equal(taps[-2], best, out=idx)
+    one = idx.dtype.type(1)
+    for v in taps[-3::-1]:
+        idx += one
+        idx *= xp.not_equal(v, best, out=miss)
+
+
 class MaxPool2d(WindowGather):
     """max over each window (NaN wins, as in PyTorch; the first of tied maxima takes the gradient)."""
 
@@ -392,23 +410,11 @@ class MaxPool2d(WindowGather):
         win = windows2d(_pad(x, padding, -np.inf), kernel, stride, dilation)
         taps = [win[..., k // kernel[1], k % kernel[1]] for k in range(kernel[0] * kernel[1])]
         best = _new(xp, win.shape[:4], x.dtype, order)
-        if len(taps) == 1:
-            best[...] = taps[0]
-        else:
-            xp.maximum(taps[0], taps[1], out=best)
-        for v in taps[2:]:
-            xp.maximum(best, v, out=best)                          # (NaN propagates)
         itype = np.int8 if len(taps) < 128 else np.int32
         idx = _new(xp, best.shape, itype, order, fill=0 if len(taps) == 1 else None)
-        if len(taps) > 1:
-            # the first tap holding the maximum takes the gradient: with m_k = (tap k != max), the index is
-            # m_0 (1 + m_1 (1 + m_2 (1 + ...))), evaluated from the last tap back (Horner's rule): one
-            # comparison and two in-place int8 passes per tap
-            xp.not_equal(taps[-2], best, out=idx)
-            miss = _new(xp, best.shape, bool, order)
-            for v in taps[-3::-1]:
-                idx += itype(1)
-                idx *= xp.not_equal(v, best, out=miss)
+        miss = _new(xp, best.shape, bool, order)
+        for s in cache_slices(x):           # a few images at a time: the passes reuse them from the cache
+            _max_first([v[s] for v in taps], best[s], idx[s], miss[s])
         if len(taps) > 1 and (capturing() or xp.isnan(best).any()):   # PyTorch's kernel: a window's last NaN wins
             for k, v in enumerate(taps):
                 nan = v != v
@@ -434,13 +440,15 @@ class WindowScatter(Function):
             g = _reorder(g, order)         # kh*kw strided writes below several times faster
         out = _new(xp, x_shape[:2] + (hp, wp), g.dtype, order, fill=None if tiled else 0)
         hit = _new(xp, idx.shape, bool, order)
-        for k in range(kernel[0] * kernel[1]):
-            at = out[(Ellipsis,) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
-            xp.equal(idx, k, out=hit)
-            if disjoint:                                  # windows don't overlap: each element written once
-                xp.multiply(g, hit, out=at)
-            else:
-                at += g * hit
+        for s in cache_slices(out):       # a few images at a time: their idx, g and out stay in the cache
+            g_s, idx_s, hit_s = g[s], idx[s], hit[s]
+            for k in range(kernel[0] * kernel[1]):
+                at = out[(s,) + (slice(None),) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
+                xp.equal(idx_s, k, out=hit_s)
+                if disjoint:                              # windows don't overlap: each element written once
+                    xp.multiply(g_s, hit_s, out=at)
+                else:
+                    at += g_s * hit_s
         return _crop(out, padding, (h, w))
 
     def backward(self, gg):
