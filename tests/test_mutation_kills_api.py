@@ -574,3 +574,15 @@ def test_one_cycle_errors():
     with pytest.raises(ValueError, match=r"^OneCycleLR: the optimizer has no momentum or beta1 to cycle; pass "
                                          r"cycle_momentum=False$"):
         optim.OneCycleLR(optim.Adagrad([nn.Parameter(np.zeros(2, np.float32))]), max_lr=1.0, total_steps=5)
+
+
+# =========================================================================== optim.py: state_dict validation
+@pytest.mark.parametrize("sd,got", [({"state": {}}, "keys ['state']"), ({"param_groups": []}, "keys ['param_groups']"),
+                                    ({}, "keys []"), (5, "int"), (["state", "param_groups"], "list")])
+def test_optimizer_load_state_dict_needs_both_keys(sd, got):
+    """A dict missing either key, or something that is not a dict at all, is refused whole (not a KeyError)."""
+    o = _sgd()
+    with pytest.raises(ValueError, match=r"^optimizer state: expected a dict with 'state' and 'param_groups', got "
+                                         + re.escape(got) + "$"):
+        o.load_state_dict(sd)
+    assert o.param_groups[0]["lr"] == 1.0 and o.state == {}
