@@ -105,7 +105,8 @@ class DeepConvNet(nn.Sequential):
     """"Deep Learning from Scratch" ch. 8 (deep_convnet.py): three blocks conv-ReLU-conv-ReLU-pool with 3x3
     filters (16, 16 | 32, 32 | 64, 64; pad 1, the fourth pad 2), Linear(64*4*4, 50) -> ReLU -> Dropout(0.5)
     -> Linear(50, 10) -> Dropout(0.5); He init, as in the book. 8 layers with weights, 123,552 parameters.
-    Recipe: Adam lr 1e-3, batch 100, 20 epochs. Reported: 99.38% test accuracy (the book's figure)."""
+    Recipe: Adam lr 1e-3, batch 100, 12 epochs, lr x0.1 after epochs 8 and 11 (the book trains 20 epochs at a
+    constant lr: 99.18% here on 2026-11-30). Reported: 99.38% test accuracy (the book's figure)."""
 
     def __init__(self, in_features=784, num_classes=10, device=None):
         side = _side(in_features)
