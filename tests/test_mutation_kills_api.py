@@ -586,3 +586,22 @@ def test_optimizer_load_state_dict_needs_both_keys(sd, got):
                                          + re.escape(got) + "$"):
         o.load_state_dict(sd)
     assert o.param_groups[0]["lr"] == 1.0 and o.state == {}
+
+
+# =========================================================================== functional.py: hardtanh, normalize
+def test_hardtanh_with_equal_bounds_matches_torch():
+    torch = _torch()
+    x = np.array([-1.0, 0.5, 2.0])
+    np.testing.assert_array_equal(F.hardtanh(tl.Tensor(x), 0.5, 0.5).numpy(),
+                                  torch.nn.functional.hardtanh(torch.tensor(x), 0.5, 0.5).numpy())
+    with pytest.raises(ValueError, match=r"^hardtanh: min_val 0.6 is above max_val 0.5$"):
+        F.hardtanh(tl.Tensor(x), 0.6, 0.5)
+
+
+def test_normalize_defaults_match_torch_and_p_zero_is_refused():
+    torch = _torch()
+    x = np.random.default_rng(0).standard_normal((3, 4, 2))
+    np.testing.assert_allclose(F.normalize(tl.Tensor(x)).numpy(),
+                               torch.nn.functional.normalize(torch.tensor(x)).numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(NotImplementedError, match=r"^normalize: p=0 is not supported; give a finite p > 0$"):
+        F.normalize(tl.Tensor(x), p=0)
