@@ -605,3 +605,10 @@ def test_normalize_defaults_match_torch_and_p_zero_is_refused():
                                torch.nn.functional.normalize(torch.tensor(x)).numpy(), rtol=1e-12, atol=1e-15)
     with pytest.raises(NotImplementedError, match=r"^normalize: p=0 is not supported; give a finite p > 0$"):
         F.normalize(tl.Tensor(x), p=0)
+
+
+def test_pad_defaults_are_constant_zero_like_torch():
+    torch = _torch()
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(F.pad(tl.Tensor(x), (1, 2)).numpy(),
+                                  torch.nn.functional.pad(torch.tensor(x), (1, 2)).numpy())
