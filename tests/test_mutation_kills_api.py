@@ -612,3 +612,27 @@ def test_pad_defaults_are_constant_zero_like_torch():
     x = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(F.pad(tl.Tensor(x), (1, 2)).numpy(),
                                   torch.nn.functional.pad(torch.tensor(x), (1, 2)).numpy())
+
+
+def test_optimizer_load_state_dict_messages_name_the_field():
+    o = optim.Adam([nn.Parameter(np.zeros(2, np.float32))])
+    g = o.state_dict()["param_groups"]
+    z = np.zeros(2, np.float32)
+    cases = [({"state": {}, "param_groups": 5}, "optimizer.param_groups: expected a list of dicts"),
+             ({"state": {}, "param_groups": [5]}, "optimizer.param_groups: expected a list of dicts"),
+             ({"state": [], "param_groups": g}, "optimizer.state: expected a dict, got list"),
+             ({"state": {1: {}}, "param_groups": g}, "optimizer.state.1: no parameter 1 (this optimizer has 1)"),
+             ({"state": {True: {}}, "param_groups": g}, "optimizer.state.True: no parameter True (this optimizer has 1)"),
+             ({"state": {"x": {}}, "param_groups": g}, "optimizer.state.x: no parameter 'x' (this optimizer has 1)"),
+             ({"state": {0: 3}, "param_groups": g}, "optimizer.state.0: expected a dict, got int"),
+             ({"state": {0: {"step": 1}}, "param_groups": g},
+              "optimizer.state.0: Adam state needs ['step', 'exp_avg', 'exp_avg_sq'], missing ['exp_avg', 'exp_avg_sq']"),
+             ({"state": {0: {"step": 1, "exp_avg": z, "exp_avg_sq": z, "foo": 1}}, "param_groups": g},
+              "optimizer.state.0: Adam state needs ['step', 'exp_avg', 'exp_avg_sq'], unknown ['foo']"),
+             ({"state": {0: {"step": 1, "foo": 1}}, "param_groups": g},
+              "optimizer.state.0: Adam state needs ['step', 'exp_avg', 'exp_avg_sq'], missing ['exp_avg', 'exp_avg_sq'], "
+              "unknown ['foo']")]
+    for sd, msg in cases:
+        with pytest.raises(ValueError, match="^" + re.escape(msg) + "$"):
+            o.load_state_dict(sd)
+    o.load_state_dict({"state": {0: {}}, "param_groups": g})          # an empty entry: nothing missing
