@@ -136,12 +136,14 @@ def _install_abort_hook(w):
     previous = sys.excepthook
 
     def abort_on_error(kind, value, tb):
-        try:
-            sys.stderr.write(f"tl.distributed: rank {w.rank} of {w.size} raised an uncaught exception; "
+        try:      # the error itself on the first line: mpiexec may drop the rest of the output when it aborts
+            sys.stderr.write(f"tl.distributed: rank {w.rank} of {w.size} raised {kind.__name__}: {value}; "
                              f"aborting all ranks (MPI.COMM_WORLD.Abort)\n")
+            sys.stderr.flush()
             previous(kind, value, tb)
             sys.stderr.flush()
             sys.stdout.flush()
+            time.sleep(0.2)   # let the launcher forward this rank's output before the abort kills it
         finally:
             w.MPI.COMM_WORLD.Abort(1)
 
