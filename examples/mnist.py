@@ -114,9 +114,10 @@ def build_parser(models):
 # ---------------------------------------------------------------- data
 def checkout_data_dir():
     """A `shared/datasets` folder beside the checkout (this project's machines keep MNIST there), unless
-    $TINYGRAD_LITE_DATA says otherwise; None elsewhere (then the usual search and download)."""
+    $TINYGRAD_LITE_DATA says otherwise (set and not empty, as tl.datasets reads it); None elsewhere (then the
+    usual search and download)."""
     beside = ROOT.parent / "shared" / "datasets"
-    return str(beside) if "TINYGRAD_LITE_DATA" not in os.environ and beside.is_dir() else None
+    return str(beside) if not os.environ.get("TINYGRAD_LITE_DATA") and beside.is_dir() else None
 
 
 def load_data(args):

@@ -255,6 +255,16 @@ def test_reproduce_quick(tmp_path):
     assert "wrote" in stdout
 
 
+@pytest.mark.skipif(not (REPO.parent / "shared" / "datasets" / "mnist").is_dir(),
+                    reason="no shared/datasets/mnist beside the checkout (this project's machines and CI have one)")
+def test_an_empty_data_variable_counts_as_unset(tmp_path):
+    """TINYGRAD_LITE_DATA= (empty) is read as unset, as tl.datasets reads it: the example still finds the
+    shared/datasets folder beside the checkout instead of failing to find MNIST."""
+    ok(run(EXAMPLES / "mnist.py", "--limit", 600, "--epochs", 1, "--quiet", "--no-plots", "--no-download",
+           "--model", "tiny_mlp", "--out", tmp_path / "run", env={"TINYGRAD_LITE_DATA": ""}))
+    assert (tmp_path / "run" / "metrics.jsonl").exists()
+
+
 def test_reproduce_only_writes_beside_and_leaves_the_docs_table_alone(tmp_path):
     """A subset run (--only, no --out) writes runs/reproduction-NAMES.md where it runs, never the whole
     table in docs/reproduction.md."""
