@@ -171,17 +171,6 @@ def ones(shape, dtype, like):
     return xp_of(like).ones(shape, dtype=dtype)
 
 
-def pad2d(x, ph, pw, value=0):
-    """x (..., H, W) with ph rows and pw columns of `value` added on each side (a new array; x itself when
-    there is nothing to add). Used by conv and pooling (max pooling pads with -inf)."""
-    if not ph and not pw:
-        return x
-    *lead, h, w = x.shape
-    out = xp_of(x).full((*lead, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    out[..., ph:ph + h, pw:pw + w] = x
-    return out
-
-
 def cache_slices(a, budget=1 << 19):
     """Slices of a's first axis covering about `budget` bytes of a each (at least one item): on the CPU,
     several elementwise passes over one slice at a time find it in the cache instead of streaming the whole

@@ -223,11 +223,11 @@ def _contiguous(arr):
     return arr if arr.flags.c_contiguous else backend.xp_of(arr).ascontiguousarray(arr)
 
 
-def _in_place(arr, collective):
-    """Run `collective(buf)` on a C-contiguous buffer of arr (arr itself when it is one) and copy the
-    result back into arr when the buffer was a copy."""
+def _in_place(arr, on_gpu, on_cpu):
+    """Run the collective for arr's device (`on_gpu(buf)` through NCCL, `on_cpu(buf)` through MPI) on a
+    C-contiguous buffer of arr (arr itself when it is one); copy the result back when the buffer was a copy."""
     buf = _contiguous(arr)
-    collective(buf)
+    (on_gpu if backend.device_of(arr) == "gpu" else on_cpu)(buf)
     if buf is not arr:
         arr[...] = buf
 
@@ -250,10 +250,8 @@ def all_reduce(tensor, op: str = "sum", check: bool = True):
         return tensor
     if check:
         _agree(w, "all_reduce", arr)
-    if backend.device_of(arr) == "gpu":
-        _in_place(arr, lambda buf: _nccl(w).all_reduce(buf, op))
-    else:
-        _in_place(arr, lambda buf: w.comm.Allreduce(w.MPI.IN_PLACE, buf, op=_mpi_op(w, op, "all_reduce")))
+    _in_place(arr, lambda buf: _nccl(w).all_reduce(buf, op),
+              lambda buf: w.comm.Allreduce(w.MPI.IN_PLACE, buf, op=_mpi_op(w, op, "all_reduce")))
     if op == "mean":
         arr /= w.size
     return tensor
@@ -269,10 +267,7 @@ def broadcast(tensor, src: int = 0, check: bool = True):
         return tensor
     if check:
         _agree(w, "broadcast", arr)
-    if backend.device_of(arr) == "gpu":
-        _in_place(arr, lambda buf: _nccl(w).broadcast(buf, src))
-    else:
-        _in_place(arr, lambda buf: w.comm.Bcast(buf, root=src))
+    _in_place(arr, lambda buf: _nccl(w).broadcast(buf, src), lambda buf: w.comm.Bcast(buf, root=src))
     return tensor
 
 
