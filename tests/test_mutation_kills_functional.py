@@ -224,3 +224,46 @@ def test_cross_entropy_weight_changed_in_place_before_backward_raises_as_torch(k
             ref.backward()
             out.backward()
             np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# =========================================================================== binary_cross_entropy
+def test_bce_errors_name_the_op():
+    op = "binary_cross_entropy"
+    p, t = tl.full((3, 4), 0.5), np.ones((3, 4), dtype=np.float32)
+    legacy = (f"{op}: size_average and reduce are deprecated in PyTorch and not supported here; "
+              "use reduction='mean' | 'sum' | 'none'")
+    for kw in (dict(size_average=True), dict(size_average=False), dict(reduce=True), dict(reduce=False)):
+        _raises(TypeError, legacy, F.binary_cross_entropy, p, t, **kw)
+    _raises(ValueError, f"{op}: weight of shape (3,) does not broadcast to the input's shape (3, 4)",
+            F.binary_cross_entropy, p, t, weight=np.ones(3))
+
+
+@pytest.mark.parametrize("lo,hi,ok", [(0.0, 1.0, True), (-0.5, 0.5, False), (-1e-6, 1.0, False),
+                                      (0.5, 1.5, False), (0.0, 1.000001, False), (0.25, 2.5, False)])
+def test_bce_takes_probabilities_in_0_1_both_ends_included_as_torch(lo, hi, ok):
+    torch = _torch()
+    v = np.array([lo, 0.5, hi], dtype=np.float32)
+    t = np.array([0.0, 1.0, 1.0], dtype=np.float32)
+    try:
+        ref = torch.nn.functional.binary_cross_entropy(torch.tensor(v), torch.tensor(t), reduction="sum").item()
+    except RuntimeError:
+        ref = None
+    assert (ref is not None) == ok
+    if ok:
+        with np.errstate(all="warn"), warnings.catch_warnings():
+            warnings.simplefilter("error")                 # log(0) is clamped to -100 silently, as torch
+            out = F.binary_cross_entropy(tl.Tensor(v), t, reduction="sum")
+        assert out.item() == pytest.approx(ref, rel=1e-6)
+    else:
+        _raises(ValueError, f"binary_cross_entropy: input must be probabilities in [0, 1], got values from "
+                f"{float(v.min()):g} to {float(v.max()):g}; for logits use binary_cross_entropy_with_logits "
+                "(nn.BCEWithLogitsLoss)", F.binary_cross_entropy, tl.Tensor(v), t)
+
+
+def test_bce_of_empty_tensors_as_torch():
+    torch = _torch()
+    for reduction in ("mean", "sum", "none"):
+        ref = torch.nn.functional.binary_cross_entropy(torch.zeros(0, 3), torch.zeros(0, 3), reduction=reduction)
+        out = F.binary_cross_entropy(tl.zeros(0, 3), np.zeros((0, 3), dtype=np.float32), reduction=reduction)
+        assert out.shape == tuple(ref.shape)
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())     # mean: nan, sum: 0, none: (0, 3)

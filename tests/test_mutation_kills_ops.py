@@ -6,6 +6,8 @@ double-backward Hessian-vector product) equal PyTorch's, at exactly the ties, ki
 has a convention; engine behaviour (who gets a .grad, retain_grad, failed backward); error types and
 messages naming the op. Comparisons with PyTorch skip cleanly where it is not installed (tests/parity.py).
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -696,3 +698,15 @@ def test_anomaly_mode_bce_at_probability_0_and_1_with_a_constant_target():
     tp = torch.tensor([0.0, 1.0, 0.25], dtype=torch.float64, requires_grad=True)
     torch.nn.functional.binary_cross_entropy(tp, torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)).backward()
     np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ session 3 (mutC): ops.py / elementwise.py
+def test_bce_at_probability_0_and_1_is_clamped_silently_as_torch():
+    torch = torch_or_skip()
+    p = np.array([0.0, 1.0, 0.0, 1.0], dtype=np.float32)
+    t = np.array([0.0, 1.0, 1.0, 0.0], dtype=np.float32)
+    ref = torch.nn.functional.binary_cross_entropy(torch.tensor(p), torch.tensor(t), reduction="none").numpy()
+    with np.errstate(all="warn"), warnings.catch_warnings():
+        warnings.simplefilter("error")                     # no "divide by zero encountered in log"
+        out = F.binary_cross_entropy(tl.Tensor(p), t, reduction="none")
+    np.testing.assert_array_equal(out.numpy(), ref)        # 0, 0, 100, 100
