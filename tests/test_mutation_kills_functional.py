@@ -267,3 +267,26 @@ def test_bce_of_empty_tensors_as_torch():
         out = F.binary_cross_entropy(tl.zeros(0, 3), np.zeros((0, 3), dtype=np.float32), reduction=reduction)
         assert out.shape == tuple(ref.shape)
         np.testing.assert_array_equal(out.numpy(), ref.numpy())     # mean: nan, sum: 0, none: (0, 3)
+
+
+# =========================================================================== _as_target, _bce_args
+def test_pointwise_losses_take_targets_as_lists_or_arrays_in_the_input_dtype():
+    x = tl.Tensor(np.array([[0.2, 0.7], [0.9, 0.4]], dtype=np.float32))
+    lst = [[0.0, 1.0], [1.0, 0.0]]
+    for name in ("mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
+        fn = getattr(F, name)
+        ref = fn(x, tl.Tensor(np.array(lst, dtype=np.float32)), reduction="none")
+        for t in (lst, np.array(lst), np.array(lst, dtype=np.float32), [[0, 1], [1, 0]]):
+            out = fn(x, t, reduction="none")
+            assert out.dtype == np.float32, (name, t)
+            np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_bce_takes_the_old_positional_reduction_in_place_of_weight(name):
+    # F.binary_cross_entropy(p, t, "sum"): a string where weight goes is the reduction (old call form)
+    fn = getattr(F, name)
+    p, t = tl.Tensor(np.array([0.2, 0.7, 0.9], dtype=np.float32)), np.array([0.0, 1.0, 1.0], dtype=np.float32)
+    for reduction in ("sum", "none", "mean"):
+        np.testing.assert_array_equal(fn(p, t, reduction).numpy(), fn(p, t, reduction=reduction).numpy())
+    _raises(ValueError, f"{name}: reduction must be one of ('mean', 'sum', 'none'), got 'avg'", fn, p, t, "avg")

@@ -710,3 +710,28 @@ def test_bce_at_probability_0_and_1_is_clamped_silently_as_torch():
         warnings.simplefilter("error")                     # no "divide by zero encountered in log"
         out = F.binary_cross_entropy(tl.Tensor(p), t, reduction="none")
     np.testing.assert_array_equal(out.numpy(), ref)        # 0, 0, 100, 100
+
+
+EMPTY_CASES = [((0, 3), 1), ((0, 3), 0), ((3, 0), 1), ((3, 0), 0), ((2, 0, 3), 1), ((2, 0, 3), (0, 2)),
+               ((2, 0, 3), None), ((0,), 0), ((2, 0, 3), -1), ((2, 3, 0), (1, 2))]
+
+
+@pytest.mark.parametrize("shape,dim", EMPTY_CASES)
+def test_softmax_family_of_empty_tensors_matches_torch_silently(shape, dim):
+    """Empty inputs (an empty reduced axis or an empty other axis): torch's shapes and values (logsumexp over
+    an empty axis is -inf), with no NumPy warning (log(0) over no elements)."""
+    torch = torch_or_skip()
+    a = np.zeros(shape, np.float32)
+    with np.errstate(all="warn"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kd in (False, True):
+            td = tuple(range(len(shape))) if dim is None else dim
+            ref = torch.logsumexp(torch.tensor(a), td, keepdim=kd).numpy()
+            out = tl.Tensor(a).logsumexp(dim, keepdim=kd).numpy()
+            assert out.shape == ref.shape and out.dtype == ref.dtype
+            np.testing.assert_array_equal(out, ref)
+        if isinstance(dim, int):
+            for name in ("softmax", "log_softmax"):
+                ref = getattr(torch, name)(torch.tensor(a), dim).numpy()
+                out = getattr(tl.Tensor(a), name)(dim).numpy()
+                assert out.shape == ref.shape and out.dtype == ref.dtype

@@ -589,7 +589,8 @@ class LogSoftmax(Function):
         xp = xp_of(a)
         self.axis = axis
         z = a - _max_kept(a, axis)
-        z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+        with np.errstate(divide="ignore"):        # an empty axis: log(0) = -inf over no elements, silently
+            z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
         return z
 
     def backward(self, g):
