@@ -290,3 +290,41 @@ def test_bce_takes_the_old_positional_reduction_in_place_of_weight(name):
     for reduction in ("sum", "none", "mean"):
         np.testing.assert_array_equal(fn(p, t, reduction).numpy(), fn(p, t, reduction=reduction).numpy())
     _raises(ValueError, f"{name}: reduction must be one of ('mean', 'sum', 'none'), got 'avg'", fn, p, t, "avg")
+
+
+# =========================================================================== ignored labels (_class_labels)
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_ignored_rows_count_zero_even_at_minus_inf_as_torch(name):
+    # masked logits / log-probabilities (-inf at a class) in a row whose label is ignored: torch skips the row;
+    # ours computed inf * 0 = nan there (and warned). Also with class weights and label smoothing.
+    torch = _torch()
+    lp = np.array([[-np.inf, -0.1, -2.5], [-1.0, -0.5, -2.0], [-0.3, -np.inf, -1.0]], np.float32)
+    t = np.array([-100, 1, -100])
+    for kw in (dict(), dict(weight=np.array([1.0, 2.0, 3.0], np.float32))):
+        for ls in ((0.0, 0.3) if name == "cross_entropy" else (0.0,)):
+            extra = dict(label_smoothing=ls) if ls else {}
+            for reduction in ("mean", "sum", "none"):
+                for create_graph in (False, True):
+                    x = tl.Tensor(lp, requires_grad=True)
+                    with np.errstate(all="warn"), warnings.catch_warnings():
+                        warnings.simplefilter("error")
+                        out = getattr(F, name)(x, t, reduction=reduction, **kw, **extra)
+                        out.sum().backward(create_graph=create_graph)
+                    tx = torch.tensor(lp, requires_grad=True)
+                    ref = getattr(torch.nn.functional, name)(tx, torch.tensor(t), reduction=reduction,
+                                                             **{k: torch.tensor(v) for k, v in kw.items()}, **extra)
+                    ref.sum().backward()
+                    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-5)
+                    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_ignored_labels_with_a_single_class_as_torch(name):
+    # C = 1: the ignored labels' placeholder must be a valid class (0), not counted
+    torch = _torch()
+    x = np.array([[-0.5], [-1.5], [-2.0]], np.float32)
+    t = np.array([0, -100, 0])
+    for reduction in ("mean", "sum", "none"):
+        out = getattr(F, name)(tl.Tensor(x), t, reduction=reduction)
+        ref = getattr(torch.nn.functional, name)(torch.tensor(x), torch.tensor(t), reduction=reduction)
+        np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)

@@ -735,3 +735,27 @@ def test_softmax_family_of_empty_tensors_matches_torch_silently(shape, dim):
                 ref = getattr(torch, name)(torch.tensor(a), dim).numpy()
                 out = getattr(tl.Tensor(a), name)(dim).numpy()
                 assert out.shape == ref.shape and out.dtype == ref.dtype
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_cross_entropy_probability_target_requiring_grad_gradients_as_torch(create_graph):
+    """Both gradients (logits and the probability target) on both backward paths, with class weights and
+    label smoothing, against torch."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    p = rng.dirichlet(np.ones(5), size=4).astype(np.float32)
+    w = np.array([0.5, 1.0, 2.0, 1.5, 3.0], np.float32)
+    for kw in (dict(), dict(weight=w), dict(label_smoothing=0.2), dict(weight=w, label_smoothing=0.1)):
+        for reduction in ("mean", "sum", "none"):
+            xx, pp = tl.Tensor(x, requires_grad=True), tl.Tensor(p, requires_grad=True)
+            out = F.cross_entropy(xx, pp, reduction=reduction, **kw)
+            g = np.arange(1, out.numel() + 1, dtype=np.float32).reshape(out.shape)
+            out.backward(tl.Tensor(g), create_graph=create_graph)
+            tx, tp = torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True)
+            tkw = {k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()}
+            ref = torch.nn.functional.cross_entropy(tx, tp, reduction=reduction, **tkw)
+            ref.backward(torch.tensor(g))
+            np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(pp.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+            assert xx.grad.requires_grad is create_graph

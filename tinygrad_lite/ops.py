@@ -647,12 +647,14 @@ class CrossEntropy(Function):
             if weight is not None or ignore is not None:
                 r = weight[target] if weight is not None else xp.ones(n, dtype=x.dtype)
                 self.rows = r = r * ~ignore if ignore is not None else r
+                if ignore is not None:            # an ignored row counts 0, even where its logit is -inf
+                    nll[ignore] = 0               # (inf * 0 would be nan); PyTorch skips those rows
                 nll *= r
             if ls:                                # mixes in the uniform target: sum_k w_k (lse - z_k) / C
                 nll *= 1.0 - ls
                 smooth = lse * c - z.sum(axis=1) if weight is None else lse * weight.sum() - z @ weight
                 if ignore is not None:
-                    smooth *= ~ignore
+                    smooth[ignore] = 0
                 nll += (ls / c) * smooth
             denom = n if self.rows is None else self.rows.sum(dtype=x.dtype)
         else:                                     # class probabilities (any non-negative rows)

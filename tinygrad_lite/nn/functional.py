@@ -382,7 +382,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     else:
         r = w[t] if w is not None else xp.ones(t.shape, dtype=input.dtype)
         if ignore is not None:
-            r = r * ~ignore
+            r = r * ~ignore                   # an ignored row counts 0, even where its log-probability is -inf
+            picked = _where(ignore, _const_like(xp.zeros((), r.dtype), input), picked)   # (not -inf * 0 = nan)
         loss = picked * Tensor._make(-r, False, None)
         denom = r.sum(dtype=input.dtype)
     if reduction == "none":
