@@ -232,13 +232,17 @@ class RSubScalar(Function):          # c - a
 
 
 class RDivScalar(Function):          # c / a
-    needs_output = True
+    """c / a; the gradient as PyTorch's (c / x is x.reciprocal() * c there): -(g c) r^2 with r = 1 / a, so where g c
+    is 0 and r^2 overflows (|a| < ~1e-19 in float32) it is nan there and here, not 0."""
 
     def forward(self, a, c):
+        self.c = c
         return c / a
 
     def backward(self, g):
-        return -(g * self.output) / self.inputs[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = 1 / self.inputs[0]
+            return -(g * self.c) * (r * r)
 
 
 class PowScalar(Function):           # a ** c
