@@ -170,9 +170,7 @@ class Maximum(Function):
         return xp_of(a).maximum(a, b) if self.sign > 0 else xp_of(a).minimum(a, b)
 
     def backward(self, g):
-        tie = self.tie
-        if tie.any():                                 # g / 2 at the ties (an exact product: inf and nan kept)
-            g = g * _const((1 - 0.5 * tie).astype(g.dtype, copy=False))
+        g = g * _const((1 - 0.5 * self.tie).astype(g.dtype, copy=False))   # g / 2 at the ties (inf, nan kept)
         return _masked(g, ~self.lose_a), _masked(g, ~self.lose_b)
 
 
