@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .backend import scatter_add, xp_of
-from .function import Function, is_grad_enabled
+from .function import Function, _raise_modified, _stamp, is_grad_enabled
 
 
 _make = None   # Tensor._make, set by tensor.py (ops.py is imported first)
@@ -775,6 +775,10 @@ class CrossEntropy(Function):
         return g
 
     def backward(self, g):
+        if self.weight is not None:               # the class weight (the caller's memory) changed in place since
+            e = _stamp(self.weight)               # forward: PyTorch's error, not a gradient for other weights
+            if e is not None and e[0] > self._epoch:
+                _raise_modified(self, "weight", self.weight, e)
         x = self.inputs[0]                        # (the target is an input only when it requires grad)
         target = self.inputs[1] if len(self.inputs) > 1 else None
         n, c = x.shape
