@@ -277,3 +277,14 @@ def test_relu_is_bit_exact_on_a_channels_last_batch(dtype, exact_path, monkeypat
     gnan = np.isnan(want_g)
     assert np.array_equal(xt.grad.numpy()[~gnan].view(bits), want_g[~gnan].view(bits))
     assert np.isnan(xt.grad.numpy()[gnan]).all()
+
+
+@pytest.mark.parametrize("bounds", [(0.0, None), (-0.0, 0.0), (None, 0.0), (-1.0, 1.0), (NAN, None), (None, 1.0)])
+def test_clamp_in_place_gives_clamps_values(bounds):
+    """x.clamp_() (no graph: in the array) gives clamp()'s values, which are PyTorch's above: -0.0 kept at a bound."""
+    x = _tile(_specials(np.float32))
+    a = tl.tensor(x.copy())
+    a.clamp_(*bounds)
+    want = tl.tensor(x).clamp(*bounds).numpy()
+    _same(a.numpy(), want, f"clamp_{bounds}", x)
+    assert (np.signbit(a.numpy()) == np.signbit(want)).all()

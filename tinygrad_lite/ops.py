@@ -77,20 +77,24 @@ def _ties_keep_x(dtype):
     return ok
 
 
-def _clamp(a, lo=None, hi=None):
+def _clamp(a, lo=None, hi=None, out=None):
     """PyTorch's clamp on an array: lo where a < lo, hi where a > hi, else a itself (so clamp(-0.0, min=0.0) is -0.0);
-    nan stays nan, and a nan bound gives nan."""
+    nan stays nan, and a nan bound gives nan. out: the array to write into (a itself for clamp_)."""
     xp = xp_of(a)
     if xp is np and (a.dtype.kind != "f" or _ties_keep_x(a.dtype)):
-        out = a if lo is None else np.maximum(a.dtype.type(lo), a)
-        return out if hi is None else np.minimum(a.dtype.type(hi), out)
-    out = a
+        if lo is not None:
+            a = np.maximum(a.dtype.type(lo), a, out=out)
+        return a if hi is None else np.minimum(a.dtype.type(hi), a, out=out)
+    r = a
     if lo is not None:
         lo = xp.asarray(lo, dtype=a.dtype)
-        out = xp.where((out < lo) | xp.isnan(lo), lo, out)
+        r = xp.where((r < lo) | xp.isnan(lo), lo, r)
     if hi is not None:
         hi = xp.asarray(hi, dtype=a.dtype)
-        out = xp.where((out > hi) | xp.isnan(hi), hi, out)
+        r = xp.where((r > hi) | xp.isnan(hi), hi, r)
+    if out is None:
+        return r
+    xp.copyto(out, r)
     return out
 
 
