@@ -597,32 +597,45 @@ class Sum(Function):
 
 
 class Max(Function):
-    """max (or min, with sign=-1) over axes, with PyTorch's two rules for tied maxima:
+    """max (or min, with sign=-1) over axes, with PyTorch's rules for tied maxima and nans:
 
-    * first=False (torch.max() / torch.amax / torch.amin, any axes): tied maxima share the gradient evenly;
-    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index
-      returned, the first of the tied maxima (kept in self.indices, with the reduced axis kept).
+    * first=False (torch.amax / torch.amin, any axes): tied maxima share the gradient, (g / count) * mask, so a nan
+      in a reduced slice gives that slice nan gradients (no element equals the nan result), as there;
+    * nan_aware=True (torch.max() / torch.min() of all elements: evenly_distribute_backward): the same, except that
+      where the result is nan the nans share the gradient, and every other element gets exactly 0;
+    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index returned, the
+      first of the tied maxima (or the first nan; kept in self.indices, with the reduced axis kept), and every other
+      element gets exactly 0 (also under an inf or nan upstream gradient).
     """
     saves_inputs = False
 
-    def forward(self, a, axis=None, keepdims=False, sign=1, first=False):
+    def forward(self, a, axis=None, keepdims=False, sign=1, first=False, nan_aware=False):
+        xp = xp_of(a)
         m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
+        self.count = None
         if first and a.ndim:                       # (a 0-d tensor: its one element gets it all)
-            xp, ax = xp_of(a), axis[0]
+            ax = axis[0]
             idx = xp.expand_dims(a.argmax(axis=ax) if sign > 0 else a.argmin(axis=ax), ax)
             self.indices = idx
             pos = xp.arange(a.shape[ax]).reshape(tuple(-1 if i == ax else 1 for i in range(a.ndim)))
-            self.weights = pos == idx
+            self.mask = pos == idx
         else:
-            mask = (a == m)
-            self.weights = mask / mask.sum(axis=axis, keepdims=True)
+            mask = a == m
+            if (nan_aware or first) and a.dtype.kind in "fc":
+                mask |= xp.isnan(a) & xp.isnan(m)
+            self.mask, self.count = mask, mask.sum(axis=axis, keepdims=True)
+        self.exact = first or nan_aware
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return m if keepdims else _drop_kept(m, axis)
 
     def backward(self, g):
         if not self.keepdims:
             g = g.reshape(_kept_shape(self.shape, self.axis))
-        return g * _const(self.weights.astype(g.dtype, copy=False))
+        if self.count is not None:
+            g = g / _const(self.count.astype(g.dtype))
+        if self.exact:
+            return _masked(g.expand(self.shape), self.mask)
+        return g * _const(self.mask.astype(g.dtype, copy=False))
 
 
 class Expand(Function):

@@ -712,7 +712,7 @@ class Tensor:
         if d is None:
             if self._data.size == 0:
                 raise RuntimeError(f"{op}(): the tensor is empty (shape {self.shape}); give a dim of non-zero size")
-            return O.Max.apply(self, axis=None, keepdims=False, sign=sign)
+            return O.Max.apply(self, axis=None, keepdims=False, sign=sign, nan_aware=True)
         if not isinstance(d, numbers.Integral):
             raise TypeError(f"{op}: dim must be an int, got {d!r}; amax/amin reduce over several dims")
         kd = _kd(keepdim, keepdims)
