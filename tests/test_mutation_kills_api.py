@@ -818,3 +818,123 @@ def test_adagrad_parameter_missing_from_a_loaded_state_starts_fresh_like_torch()
         st = o.state_dict()["state"][0]
         assert st["step"] == 2
         np.testing.assert_allclose(st["sum"], to.state_dict()["state"][0]["sum"].numpy(), rtol=1e-6)
+
+
+def _p2():
+    return nn.Parameter(np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad"])
+def test_optimizer_constructor_errors_name_the_optimizer(name):
+    """Every refusal of Optimizer.__init__, whole message, with the optimizer's class name."""
+    cls, p = getattr(optim, name), _p2()
+    it = "params argument given to the optimizer should be an iterable of Tensors or dicts, but got"
+    for bad, shown in ((p, "Parameter"), ({"params": [p]}, "dict"), (3, "int"), ("ab", "str"), (b"ab", "bytes")):
+        _raises(TypeError, f"{name}: {it} {shown}", cls, bad, lr=0.1)
+    _raises(ValueError, f"{name}: optimizer got an empty parameter list", cls, [], lr=0.1)
+    _raises(ValueError, f"{name}: optimizer got an empty parameter list", cls, iter([]), lr=0.1)
+    _raises(TypeError, f"{name}: params must be all Tensors or all param-group dicts, got a Parameter among dicts",
+            cls, [{"params": [p]}, _p2()], lr=0.1)
+    _raises(ValueError, f"{name}: a param group needs a 'params' entry, got keys ['lr', 'momentum']", cls,
+            [{"momentum": 0.5, "lr": 0.1}], lr=0.1)
+    grp = "a param group's 'params' must be a Tensor or an iterable of Tensors, got"
+    for bad, shown in ((3, "int"), ({"a": p}, "dict"), ("ab", "str"), (None, "NoneType")):
+        _raises(TypeError, f"{name}: {grp} {shown}", cls, [{"params": bad}], lr=0.1)
+    _raises(TypeError, f"{name}: optimizer can only optimize Tensors, but one of the params is float", cls,
+            [p, 1.0], lr=0.1)
+    _raises(ValueError, f"{name}: a parameter appears twice", cls, [p, _p2(), p], lr=0.1)
+    _raises(ValueError, f"{name}: a parameter appears twice", cls, [{"params": [p]}, {"params": p}], lr=0.1)
+    _raises(ValueError, f"{name}: a parameter of shape (3, 1) does not require grad", cls,
+            [p, tl.Tensor(np.zeros((3, 1), np.float32))], lr=0.1)
+    # and what is accepted: a group's params as one Tensor, a generator, two groups of distinct parameters
+    q = _p2()
+    o = cls((t for t in (p, q)), lr=0.1)
+    assert o.param_groups[0]["params"] == [p, q] and o.state_dict()["param_groups"][0]["params"] == [0, 1]
+    o = cls([{"params": p}, {"params": [q], "lr": 0.5}], lr=0.1)
+    assert [g["lr"] for g in o.param_groups] == [0.1, 0.5]
+    assert [g["params"] for g in o.param_groups] == [[p], [q]]
+
+
+def test_optimizer_learning_rate_checks():
+    p = _p2()
+    _raises(TypeError, "SGD: missing the required argument lr (the learning rate)", optim.SGD, [p], lr=None)
+    _raises(TypeError, "Adam: missing the required argument lr (the learning rate)", optim.Adam, [p], lr=None)
+    _raises(ValueError, "Invalid learning rate: -1", optim.SGD, [p], lr=-1)
+    _raises(ValueError, "Invalid learning rate: -0.5", optim.Adam, [{"params": [p], "lr": -0.5}])
+    _raises(TypeError, "Invalid learning rate: 'a' (expected a real number, got str)", optim.SGD, [p], lr="a")
+    _raises(TypeError, "Invalid learning rate: True (expected a real number, got bool)", optim.SGD, [p], lr=True)
+    _raises(ValueError, "Invalid weight_decay value: -0.25", optim.SGD, [p], lr=0.1, weight_decay=-0.25)
+    _raises(TypeError, "Invalid weight_decay value: [0.1] (expected a real number, got list)", optim.SGD, [p],
+            lr=0.1, weight_decay=[0.1])
+    _raises(ValueError, "Invalid initial_lr: -1", optim.SGD, [{"params": [p], "initial_lr": -1}], lr=0.1)
+    _raises(ValueError, "Invalid initial_lr: inf", optim.SGD, [{"params": [p], "initial_lr": float("inf")}], lr=0.1)
+    # the lower bounds themselves are accepted, as in torch; numpy numbers are numbers
+    o = optim.SGD([{"params": [p], "initial_lr": 0.0}], lr=0.0, weight_decay=0.0)
+    assert o.param_groups[0]["lr"] == 0.0
+    optim.SGD([p], lr=np.float32(0.5), weight_decay=np.int64(0))
+
+
+def test_sgd_momentum_dampening_and_nesterov_checks():
+    p = _p2()
+    _raises(ValueError, "Invalid momentum value: -0.5", optim.SGD, [p], lr=0.1, momentum=-0.5)
+    _raises(TypeError, "Invalid momentum value: '0.9' (expected a real number, got str)", optim.SGD, [p], lr=0.1,
+            momentum="0.9")
+    _raises(ValueError, "Invalid dampening value: nan", optim.SGD, [p], lr=0.1, dampening=float("nan"))
+    _raises(TypeError, "Invalid dampening value: None (expected a real number, got NoneType)", optim.SGD, [p],
+            lr=0.1, dampening=None)
+    msg = ("SGD: Nesterov momentum requires a momentum and zero dampening (Nesterov momentum needs momentum > 0 and "
+           "dampening 0)")
+    for kw in (dict(momentum=0.0), dict(momentum=0.9, dampening=0.5), dict(momentum=0.9, dampening=-0.1)):
+        _raises(ValueError, msg, optim.SGD, [p], lr=0.1, nesterov=True, **kw)
+    optim.SGD([p], lr=0.1, nesterov=True, momentum=1.5)          # any positive momentum, as torch
+    optim.SGD([p], lr=0.1, nesterov=False, momentum=0.0, dampening=0.5)
+
+
+def test_sgd_negative_dampening_matches_torch():
+    torch = _torch()
+    p, tp = nn.Parameter(np.ones(3, np.float32)), torch.nn.Parameter(torch.ones(3))
+    o, to = optim.SGD([p], lr=0.1, momentum=0.9, dampening=-0.5), torch.optim.SGD([tp], lr=0.1, momentum=0.9,
+                                                                                dampening=-0.5)
+    for gv in ([1.0, -2.0, 0.5], [0.5, 0.5, -1.0], [2.0, 0.0, 1.0]):
+        p.grad, tp.grad = tl.Tensor(np.array(gv, np.float32)), torch.tensor(gv)
+        o.step()
+        to.step()
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-6)
+
+
+def test_adam_beta_and_epsilon_checks():
+    p = _p2()
+    for name in ("Adam", "AdamW"):
+        cls = getattr(optim, name)
+        _raises(ValueError, f"{name}: betas must be a pair (beta1, beta2), got (0.9,)", cls, [p], betas=(0.9,))
+        _raises(ValueError, f"{name}: betas must be a pair (beta1, beta2), got 0.9", cls, [p], betas=0.9)
+        _raises(ValueError, f"Invalid beta parameter at index 0: 1.0 ({name}: betas must be in [0, 1), got (1.0, 0.5))",
+                cls, [p], betas=(1.0, 0.5))
+        _raises(ValueError, f"Invalid beta parameter at index 1: -0.1 ({name}: betas must be in [0, 1), got "
+                "(0.5, -0.1))", cls, [p], betas=[0.5, -0.1])
+        _raises(TypeError, "Invalid beta parameter at index 0: 'a' (expected a real number, got str)", cls, [p],
+                betas=("a", 0.5))
+        _raises(ValueError, "Invalid epsilon value: -1e-08", cls, [p], eps=-1e-8)
+    o = optim.Adam([p], betas=(0.0, 0.999999), eps=0.0)               # both lower bounds, just under 1
+    assert o.param_groups[0]["betas"] == (0.0, 0.999999)
+
+
+@pytest.mark.parametrize("kw", [dict(alpha=-0.1), dict(alpha=1.5), dict(eps=-1e-3), dict(momentum=-0.5)])
+def test_rmsprop_refuses_each_out_of_range_hyperparameter(kw):
+    g = dict(alpha=0.99, eps=1e-08, momentum=0.0, weight_decay=0.0)
+    g.update(kw)
+    _raises(ValueError, f"RMSprop: need 0 <= alpha <= 1 and eps, momentum, weight_decay >= 0, got alpha {g['alpha']}, "
+            f"eps {g['eps']}, momentum {g['momentum']}, weight_decay {g['weight_decay']}", optim.RMSprop, [_p2()],
+            **kw)
+
+
+def test_rmsprop_boundary_hyperparameters_match_torch():
+    torch = _torch()
+    for kw in (dict(alpha=0.0), dict(alpha=1.0, eps=0.1), dict(eps=0.0, momentum=0.0)):
+        p, tp = nn.Parameter(np.ones(3, np.float32)), torch.nn.Parameter(torch.ones(3))
+        o, to = optim.RMSprop([p], lr=0.01, **kw), torch.optim.RMSprop([tp], lr=0.01, **kw)
+        for gv in ([1.0, -2.0, 0.5], [0.5, 0.5, -1.0]):
+            p.grad, tp.grad = tl.Tensor(np.array(gv, np.float32)), torch.tensor(gv)
+            o.step()
+            to.step()
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-6)
