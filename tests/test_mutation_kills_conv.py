@@ -68,3 +68,35 @@ def test_conv2d_same_padding_checks_stride_and_dilation_types(name, v):
     err = ValueError if isinstance(v, tuple) and len(v) != 2 else TypeError
     _raises(err, f"conv2d: {name} must be an int or a pair of ints, got {v!r}", F.conv2d, tl.ones(1, 3, 5, 5),
             tl.ones(2, 3, 3, 3), padding="same", **{name: v})
+
+
+# =========================================================================== pooling: higher-order gradients
+def _tl_grad(out, t):
+    t.grad = None
+    out.backward(create_graph=True)
+    g, t.grad = t.grad, None
+    return g
+
+
+@pytest.mark.parametrize("name,kw", [("max_pool2d", dict(kernel_size=(2, 3), stride=(1, 2), padding=1)),
+                                     ("max_pool2d", dict(kernel_size=(3, 2), stride=1, padding=(1, 0),
+                                                         dilation=(1, 2))),
+                                     ("avg_pool2d", dict(kernel_size=(2, 3), stride=(1, 2), padding=1)),
+                                     ("avg_pool2d", dict(kernel_size=(3, 2), stride=2, padding=(1, 0),
+                                                         count_include_pad=False))])
+def test_pooling_third_order_gradients_match_torch(name, kw):
+    """The gradient of the gradient of the gradient: pooling's backward Functions (WindowScatter / WindowSpread)
+    and their own backwards (WindowGather / WindowSum) each differentiated, non-square kernels, vs torch."""
+    torch = _torch()
+    a = np.random.default_rng(0).permutation(2 * 2 * 7 * 8).reshape(2, 2, 7, 8) * 0.01 - 1.0   # no ties
+    tx = torch.tensor(a, requires_grad=True)
+    g1 = torch.autograd.grad((getattr(torch.nn.functional, name)(tx, **kw) ** 3).sum(), tx, create_graph=True)[0]
+    g2 = torch.autograd.grad((g1 ** 3).sum(), tx, create_graph=True)[0]
+    (g2 ** 2).sum().backward()
+    x = tl.Tensor(a, requires_grad=True)
+    o1 = _tl_grad((getattr(F, name)(x, **kw) ** 3).sum(), x)
+    o2 = _tl_grad((o1 ** 3).sum(), x)
+    np.testing.assert_allclose(o1.numpy(), g1.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(o2.numpy(), g2.detach().numpy(), rtol=1e-9, atol=1e-12)
+    (o2 ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
