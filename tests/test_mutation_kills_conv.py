@@ -100,3 +100,35 @@ def test_pooling_third_order_gradients_match_torch(name, kw):
     np.testing.assert_allclose(o2.numpy(), g2.detach().numpy(), rtol=1e-9, atol=1e-12)
     (o2 ** 2).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape,k", [((8, 16, 3, 6), (2, 3)), ((8, 16, 6, 3), (3, 2))])
+def test_max_pool2d_gradient_of_rows_no_window_reaches_is_zero_like_torch(shape, k):
+    """Stride = kernel, but the windows stop short of the last row (column): that row's gradient is 0, not
+    whatever the memory held (a NaN-filled buffer is freed first, so a skipped zero-fill would show)."""
+    torch = _torch()
+    a = np.random.default_rng(0).standard_normal(shape)
+    tx = torch.tensor(a, requires_grad=True)
+    torch.nn.functional.max_pool2d(tx, k, k).backward(torch.ones(shape[:2] + (shape[2] // k[0], shape[3] // k[1]),
+                                                                 dtype=torch.float64))
+    for _ in range(3):
+        x = tl.Tensor(a, requires_grad=True)
+        y = F.max_pool2d(x, k, k)
+        poison = np.full(shape, np.nan)
+        del poison
+        y.backward(tl.Tensor(np.ones(y.shape)))
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("padding", [(0, 1), (1, 0)])
+def test_avg_pool2d_count_exclude_pad_with_padding_on_one_axis_matches_torch(padding):
+    torch = _torch()
+    a = np.random.default_rng(0).standard_normal((2, 3, 6, 7))
+    kw = dict(kernel_size=3, stride=2, padding=padding, count_include_pad=False)
+    tx, x = torch.tensor(a, requires_grad=True), tl.Tensor(a, requires_grad=True)
+    ty, y = torch.nn.functional.avg_pool2d(tx, **kw), F.avg_pool2d(x, **kw)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    up = np.random.default_rng(1).standard_normal(y.shape)
+    ty.backward(torch.tensor(up))
+    y.backward(tl.Tensor(up))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
