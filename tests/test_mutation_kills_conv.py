@@ -132,3 +132,47 @@ def test_avg_pool2d_count_exclude_pad_with_padding_on_one_axis_matches_torch(pad
     ty.backward(torch.tensor(up))
     y.backward(tl.Tensor(up))
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _channels_last(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _is_channels_last(a):
+    return a.transpose(0, 2, 3, 1).flags.c_contiguous and not a.flags.c_contiguous
+
+
+@pytest.mark.parametrize("up_layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("in_layout", ["nchw", "nhwc"])
+def test_max_pool2d_gradients_stay_float32_whatever_the_layouts(in_layout, up_layout):
+    """float32 in, float32 gradients out, also for a non-leaf's retained gradient, when the upstream gradient's
+    memory order differs from the input's (WindowScatter copies it into the input's order first)."""
+    r = np.random.default_rng(0)
+    a, up = r.standard_normal((2, 3, 6, 6)).astype(np.float32), r.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    x = tl.Tensor(_channels_last(a) if in_layout == "nhwc" else a, requires_grad=True)
+    h = x * 2.0
+    h.retain_grad()
+    y = F.max_pool2d(h, 2)
+    y.backward(tl.Tensor(_channels_last(up) if up_layout == "nhwc" else up))
+    assert y.dtype == h.grad.dtype == x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * h.grad.numpy())
+
+
+def test_conv2d_weight_gradients_gradient_reaches_a_channels_last_input_channels_last_like_torch():
+    """d/dx of a function of conv2d's weight gradient (ConvWeightGrad's backward): the values of torch, and,
+    as for the first-order gradient, stored in the channels-last input's own memory order."""
+    torch = _torch()
+    r = np.random.default_rng(0)
+    xa, wa, ua = r.standard_normal((2, 3, 6, 5)), r.standard_normal((4, 3, 3, 2)), r.standard_normal((2, 4, 4, 6))
+    tx, tw = torch.tensor(xa, requires_grad=True), torch.tensor(wa, requires_grad=True)
+    (tgw,) = torch.autograd.grad((torch.nn.functional.conv2d(tx, tw, padding=(0, 1)) * torch.tensor(ua)).sum(), [tw],
+                                 create_graph=True)
+    (tgw ** 2).sum().backward()
+    x, w = tl.Tensor(_channels_last(xa), requires_grad=True), tl.Tensor(wa, requires_grad=True)
+    y = F.conv2d(x, w, padding=(0, 1))
+    w.grad = None
+    (y * tl.Tensor(ua)).sum().backward(create_graph=True)
+    gw, w.grad, x.grad = w.grad, None, None
+    (gw ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert _is_channels_last(x.grad.data)
