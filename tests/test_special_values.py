@@ -277,3 +277,52 @@ def test_relu_is_bit_exact_on_a_channels_last_batch(dtype, exact_path, monkeypat
     gnan = np.isnan(want_g)
     assert np.array_equal(xt.grad.numpy()[~gnan].view(bits), want_g[~gnan].view(bits))
     assert np.isnan(xt.grad.numpy()[gnan]).all()
+
+
+@pytest.mark.parametrize("bounds", [(0.0, None), (-0.0, 0.0), (None, 0.0), (-1.0, 1.0), (NAN, None), (None, 1.0)])
+def test_clamp_in_place_gives_clamps_values(bounds):
+    """x.clamp_() (no graph: in the array) gives clamp()'s values, which are PyTorch's above: -0.0 kept at a bound."""
+    x = _tile(_specials(np.float32))
+    a = tl.tensor(x.copy())
+    a.clamp_(*bounds)
+    want = tl.tensor(x).clamp(*bounds).numpy()
+    _same(a.numpy(), want, f"clamp_{bounds}", x)
+    assert (np.signbit(a.numpy()) == np.signbit(want)).all()
+
+
+REDUCE_X = [np.array([[1.0, 3.0, 2.0], [np.nan, 1.0, 0.0]]), np.array([[1.0, 3.0, 3.0], [2.0, 1.0, np.nan]]),
+            np.array([[1.0, 3.0, 3.0], [2.0, 1.0, 3.0]])]
+REDUCE = {
+    "max()": lambda x: x.max(), "min()": lambda x: x.min(), "amax()": lambda x: x.amax(), "amax(1)": lambda x: x.amax(1),
+    "max(1)": lambda x: x.max(1)[0], "min(0)": lambda x: x.min(0)[0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCE))
+def test_max_min_gradients_at_nan_and_under_inf_match_pytorch(name):
+    """max()/min() of all elements give a nan result's gradient to the nans (exact 0 elsewhere); max(dim)/min(dim)
+    give exact 0 off the index under an inf upstream gradient; amax shares ties and is nan where a slice has a nan."""
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    fn = REDUCE[name]
+    for x in REDUCE_X:
+        for up in (1.0, np.inf):
+            xt = torch.tensor(x, requires_grad=True)
+            yt = fn(xt)
+            (gt,) = torch.autograd.grad(yt, xt, torch.full(yt.shape, up, dtype=torch.float64))
+            for create_graph in (False, True):
+                xo = tl.Tensor(x.copy(), requires_grad=True)
+                yo = fn(xo)
+                with np.errstate(all="ignore"):
+                    yo.backward(tl.Tensor(np.full(yo.shape, up)), create_graph=create_graph)
+                np.testing.assert_array_equal(yo.detach().numpy(), yt.detach().numpy())
+                np.testing.assert_array_equal(xo.grad.numpy(), gt.numpy(), err_msg=f"{name} at {x} under {up}")
+
+
+def test_max_gradients_documented():
+    """(Without PyTorch too.) max() with a nan: the nan gets the gradient; max(dim) under inf: exact 0 elsewhere."""
+    x = tl.Tensor(REDUCE_X[0].copy(), requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [1, 0, 0]])
+    x = tl.Tensor(REDUCE_X[0].copy(), requires_grad=True)
+    x.max(1)[0].backward(tl.Tensor(np.full(2, np.inf)))
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, np.inf, 0], [np.inf, 0, 0]])

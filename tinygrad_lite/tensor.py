@@ -353,7 +353,10 @@ class Tensor:
             return self._inplace_recorded("clamp_", lambda t: t.clip(min, max))
         if min is None and max is None:
             raise ValueError("clamp_: give min, max or both")
-        xp_of(self._data).clip(self._data, min, max, out=self._data)
+        if self._data.dtype.kind == "f":          # PyTorch's clamp: x itself at a bound (-0.0 kept), as clamp()
+            O._clamp(self._data, min, max, out=self._data)
+        else:
+            xp_of(self._data).clip(self._data, min, max, out=self._data)
         function.bump_version(self._data, "clamp_")
         return self
 
@@ -709,7 +712,7 @@ class Tensor:
         if d is None:
             if self._data.size == 0:
                 raise RuntimeError(f"{op}(): the tensor is empty (shape {self.shape}); give a dim of non-zero size")
-            return O.Max.apply(self, axis=None, keepdims=False, sign=sign)
+            return O.Max.apply(self, axis=None, keepdims=False, sign=sign, nan_aware=True)
         if not isinstance(d, numbers.Integral):
             raise TypeError(f"{op}: dim must be an int, got {d!r}; amax/amin reduce over several dims")
         kd = _kd(keepdim, keepdims)
