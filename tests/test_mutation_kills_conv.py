@@ -176,3 +176,20 @@ def test_conv2d_weight_gradients_gradient_reaches_a_channels_last_input_channels
     (gw ** 2).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert _is_channels_last(x.grad.data)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("c", [1, 3])
+def test_conv2d_input_gradient_stays_float32(layout, c):
+    """The input's gradient (the col2im accumulation) in float32 for float32 tensors, also a non-leaf's
+    retained gradient (which the engine does not cast), in both of ConvInputGrad's paths."""
+    r = np.random.default_rng(0)
+    a = r.standard_normal((2, c, 6, 5)).astype(np.float32)
+    x = tl.Tensor(_channels_last(a) if layout == "nhwc" else a, requires_grad=True)
+    w = tl.Tensor(r.standard_normal((4, c, 3, 2)).astype(np.float32), requires_grad=True)
+    h = x * 2.0
+    h.retain_grad()
+    y = F.conv2d(h, w, stride=(2, 1), padding=1)
+    y.backward(tl.Tensor(r.standard_normal(y.shape).astype(np.float32)))
+    assert h.grad.dtype == x.grad.dtype == w.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 2 * h.grad.numpy(), rtol=1e-6)
