@@ -193,3 +193,35 @@ def test_conv2d_input_gradient_stays_float32(layout, c):
     y.backward(tl.Tensor(r.standard_normal(y.shape).astype(np.float32)))
     assert h.grad.dtype == x.grad.dtype == w.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad.numpy(), 2 * h.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_conv2d_input_gradient_is_stored_like_the_input(layout):
+    """As PyTorch's memory formats propagate: a channels-last input gets a channels-last gradient, a
+    C-contiguous one a C-contiguous gradient (the values are torch's either way)."""
+    torch = _torch()
+    r = np.random.default_rng(0)
+    a, wa = r.standard_normal((2, 3, 6, 5)), r.standard_normal((4, 3, 3, 2))
+    x = tl.Tensor(_channels_last(a) if layout == "nhwc" else a, requires_grad=True)
+    y = F.conv2d(x, tl.Tensor(wa), padding=1)
+    up = r.standard_normal(y.shape)
+    y.backward(tl.Tensor(up))
+    tx = torch.tensor(a, requires_grad=True)
+    torch.nn.functional.conv2d(tx, torch.tensor(wa), padding=1).backward(torch.tensor(up))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert _is_channels_last(x.grad.data) if layout == "nhwc" else x.grad.data.flags.c_contiguous
+
+
+@pytest.mark.parametrize("trainable", ["weight", "bias"])
+def test_conv2d_with_only_the_weight_or_only_the_bias_trainable_matches_torch(trainable):
+    torch = _torch()
+    r = np.random.default_rng(0)
+    a, wa, ba = r.standard_normal((2, 3, 5, 5)), r.standard_normal((4, 3, 3, 3)), r.standard_normal(4)
+    w, b = tl.Tensor(wa, requires_grad=trainable == "weight"), tl.Tensor(ba, requires_grad=trainable == "bias")
+    tw, tb = torch.tensor(wa, requires_grad=trainable == "weight"), torch.tensor(ba, requires_grad=trainable == "bias")
+    (F.conv2d(tl.Tensor(a), w, b, stride=2) ** 2).sum().backward()
+    (torch.nn.functional.conv2d(torch.tensor(a), tw, tb, stride=2) ** 2).sum().backward()
+    got, ref = (w, tw) if trainable == "weight" else (b, tb)
+    other = b if trainable == "weight" else w
+    assert other.grad is None and got.grad is not None
+    np.testing.assert_allclose(got.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
