@@ -195,13 +195,14 @@ def test_conv2d_input_gradient_stays_float32(layout, c):
     np.testing.assert_allclose(x.grad.numpy(), 2 * h.grad.numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("c", [2, 3])
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
-def test_conv2d_input_gradient_is_stored_like_the_input(layout):
+def test_conv2d_input_gradient_is_stored_like_the_input(layout, c):
     """As PyTorch's memory formats propagate: a channels-last input gets a channels-last gradient, a
     C-contiguous one a C-contiguous gradient (the values are torch's either way)."""
     torch = _torch()
     r = np.random.default_rng(0)
-    a, wa = r.standard_normal((2, 3, 6, 5)), r.standard_normal((4, 3, 3, 2))
+    a, wa = r.standard_normal((2, c, 6, 5)), r.standard_normal((4, c, 3, 2))
     x = tl.Tensor(_channels_last(a) if layout == "nhwc" else a, requires_grad=True)
     y = F.conv2d(x, tl.Tensor(wa), padding=1)
     up = r.standard_normal(y.shape)
@@ -225,3 +226,20 @@ def test_conv2d_with_only_the_weight_or_only_the_bias_trainable_matches_torch(tr
     other = b if trainable == "weight" else w
     assert other.grad is None and got.grad is not None
     np.testing.assert_allclose(got.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv2d_weight_and_bias_gradients_stay_float32(bias):
+    """float32 weight and bias gradients, also when the weight and bias are non-leaves (retained .grad, which
+    the engine does not cast)."""
+    r = np.random.default_rng(0)
+    x = tl.Tensor(r.standard_normal((2, 3, 6, 5)).astype(np.float32))
+    w0 = tl.Tensor(r.standard_normal((4, 3, 3, 2)).astype(np.float32), requires_grad=True)
+    b0 = tl.Tensor(r.standard_normal(4).astype(np.float32), requires_grad=True)
+    w, b = w0 * 1.0, b0 * 1.0
+    w.retain_grad()
+    b.retain_grad()
+    F.conv2d(x, w, b if bias else None, padding=1).sum().backward()
+    assert w.grad.dtype == w0.grad.dtype == np.float32
+    if bias:
+        assert b.grad.dtype == b0.grad.dtype == np.float32
