@@ -149,7 +149,8 @@ def test_special_values_match_pytorch(name, dtype):
             assert got[1] == np.inf                 # (its float64 and scalar paths give inf, as we do)
             want = want.copy()
             want[1::9] = np.inf
-        _same(got[block], want[block], f"{name} value", x[block])
+        # (maximum/minimum of +0.0 and -0.0: either, in IEEE 754 and in PyTorch's own kernels)
+        _same(got[block], want[block], f"{name} value", x[block], zero_sign=not name.startswith(("max", "min")))
         if not yt.requires_grad:
             return
         for up in UPSTREAM:
@@ -326,3 +327,40 @@ def test_max_gradients_documented():
     x = tl.Tensor(REDUCE_X[0].copy(), requires_grad=True)
     x.max(1)[0].backward(tl.Tensor(np.full(2, np.inf)))
     np.testing.assert_array_equal(x.grad.numpy(), [[0, np.inf, 0], [np.inf, 0, 0]])
+
+
+BINARY = {
+    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y,
+    "pow": lambda x, y: x ** y, "maximum": lambda x, y: x.maximum(y), "minimum": lambda x, y: x.minimum(y),
+    "logaddexp": lambda x, y: x.logaddexp(y), "lerp(0.3)": lambda x, y: x.lerp(y, 0.3),
+    "lerp(0.7)": lambda x, y: x.lerp(y, 0.7), "lerp(x, y, y)": lambda x, y: x.lerp(y, y),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_special_values_match_pytorch(name, dtype):
+    """Every pair of specials (and 0.5, 2): values and both gradients under upstream 1, inf and 0, as PyTorch's (its
+    div gradient -g (a / b) / b is nan where g is 0 and that overflows; lerp's are g (1 - w) and g w, not g - g w)."""
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    s = np.concatenate([_specials(dtype), np.array([0.5, 2.0], dtype)])
+    a0, b0 = np.repeat(s, s.size), np.tile(s, s.size)
+    a, b = _tile(a0), _tile(b0)
+    block = slice(a0.size, 2 * a0.size)
+    fn = BINARY[name]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for up in (1.0, np.inf, 0.0):
+            xt, yt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+            zt = fn(xt, yt)
+            gts = torch.autograd.grad(zt, (xt, yt), torch.tensor(_full(up, a)))
+            xo, yo = tl.Tensor(a.copy(), requires_grad=True), tl.Tensor(b.copy(), requires_grad=True)
+            zo = fn(xo, yo)
+            zo.backward(tl.Tensor(_full(up, a)))
+            pair = np.array([f"({u}, {v})" for u, v in zip(a0, b0)])
+            if up == 1.0:
+                _same(zo.detach().numpy()[block], zt.detach().numpy()[block], f"{name} value", pair,
+                      zero_sign=not name.startswith(("max", "min")))
+            for what, go, gt in (("a", xo.grad, gts[0]), ("b", yo.grad, gts[1])):
+                _same(go.numpy()[block], gt.numpy()[block], f"{name} gradient of {what} under {up}", pair,
+                      zero_sign=False)

@@ -132,9 +132,10 @@ class Div(Function):
         return a / b
 
     def backward(self, g):
+        # PyTorch's formulas: g / b and -g ((a / b) / b) (so nan, not 0, where g is 0 and (a / b) / b overflows)
         a, b = self.inputs
         ga = g / b if a.requires_grad else None
-        gb = -(g * self.output) / b if b.requires_grad else None
+        gb = -(g * (self.output / b)) if b.requires_grad else None
         return ga, gb
 
 

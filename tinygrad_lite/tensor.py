@@ -935,8 +935,17 @@ class Tensor:
         return E.LogAddExp.apply(self._float(), other._float())
 
     def lerp(self, end, weight):
-        """self + weight * (end - self); weight a number or a Tensor (broadcasting)."""
-        return self + (self._lift(end) - self) * weight
+        """self + weight * (end - self), as torch.lerp computes it (elementwise.Lerp); weight a number or a Tensor
+        (broadcasting)."""
+        a, b = _operands(self, end, "lerp")
+        if isinstance(weight, Tensor):
+            a, w = _operands(a, weight, "lerp")
+            if b._data.dtype != a._data.dtype:
+                b = b.astype(a.dtype)
+            return E.Lerp.apply(a._float(), b._float(), w._float())
+        if _scalar(weight) is None:
+            raise TypeError(f"lerp: weight must be a number or a Tensor, got {type(weight).__name__}")
+        return E.Lerp.apply(a._float(), b._float(), weight=float(weight))
 
     def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         return R.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
