@@ -176,3 +176,86 @@ def test_conv2d_weight_gradients_gradient_reaches_a_channels_last_input_channels
     (gw ** 2).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert _is_channels_last(x.grad.data)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("c", [1, 3])
+def test_conv2d_input_gradient_stays_float32(layout, c):
+    """The input's gradient (the col2im accumulation) in float32 for float32 tensors, also a non-leaf's
+    retained gradient (which the engine does not cast), in both of ConvInputGrad's paths."""
+    r = np.random.default_rng(0)
+    a = r.standard_normal((2, c, 6, 5)).astype(np.float32)
+    x = tl.Tensor(_channels_last(a) if layout == "nhwc" else a, requires_grad=True)
+    w = tl.Tensor(r.standard_normal((4, c, 3, 2)).astype(np.float32), requires_grad=True)
+    h = x * 2.0
+    h.retain_grad()
+    y = F.conv2d(h, w, stride=(2, 1), padding=1)
+    y.backward(tl.Tensor(r.standard_normal(y.shape).astype(np.float32)))
+    assert h.grad.dtype == x.grad.dtype == w.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 2 * h.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("c", [2, 3])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_conv2d_input_gradient_is_stored_like_the_input(layout, c):
+    """As PyTorch's memory formats propagate: a channels-last input gets a channels-last gradient, a
+    C-contiguous one a C-contiguous gradient (the values are torch's either way)."""
+    torch = _torch()
+    r = np.random.default_rng(0)
+    a, wa = r.standard_normal((2, c, 6, 5)), r.standard_normal((4, c, 3, 2))
+    x = tl.Tensor(_channels_last(a) if layout == "nhwc" else a, requires_grad=True)
+    y = F.conv2d(x, tl.Tensor(wa), padding=1)
+    up = r.standard_normal(y.shape)
+    y.backward(tl.Tensor(up))
+    tx = torch.tensor(a, requires_grad=True)
+    torch.nn.functional.conv2d(tx, torch.tensor(wa), padding=1).backward(torch.tensor(up))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert _is_channels_last(x.grad.data) if layout == "nhwc" else x.grad.data.flags.c_contiguous
+
+
+@pytest.mark.parametrize("trainable", ["weight", "bias"])
+def test_conv2d_with_only_the_weight_or_only_the_bias_trainable_matches_torch(trainable):
+    torch = _torch()
+    r = np.random.default_rng(0)
+    a, wa, ba = r.standard_normal((2, 3, 5, 5)), r.standard_normal((4, 3, 3, 3)), r.standard_normal(4)
+    w, b = tl.Tensor(wa, requires_grad=trainable == "weight"), tl.Tensor(ba, requires_grad=trainable == "bias")
+    tw, tb = torch.tensor(wa, requires_grad=trainable == "weight"), torch.tensor(ba, requires_grad=trainable == "bias")
+    (F.conv2d(tl.Tensor(a), w, b, stride=2) ** 2).sum().backward()
+    (torch.nn.functional.conv2d(torch.tensor(a), tw, tb, stride=2) ** 2).sum().backward()
+    got, ref = (w, tw) if trainable == "weight" else (b, tb)
+    other = b if trainable == "weight" else w
+    assert other.grad is None and got.grad is not None
+    np.testing.assert_allclose(got.grad.numpy(), ref.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv2d_weight_and_bias_gradients_stay_float32(bias):
+    """float32 weight and bias gradients, also when the weight and bias are non-leaves (retained .grad, which
+    the engine does not cast)."""
+    r = np.random.default_rng(0)
+    x = tl.Tensor(r.standard_normal((2, 3, 6, 5)).astype(np.float32))
+    w0 = tl.Tensor(r.standard_normal((4, 3, 3, 2)).astype(np.float32), requires_grad=True)
+    b0 = tl.Tensor(r.standard_normal(4).astype(np.float32), requires_grad=True)
+    w, b = w0 * 1.0, b0 * 1.0
+    w.retain_grad()
+    b.retain_grad()
+    F.conv2d(x, w, b if bias else None, padding=1).sum().backward()
+    assert w.grad.dtype == w0.grad.dtype == np.float32
+    if bias:
+        assert b.grad.dtype == b0.grad.dtype == np.float32
+
+
+def test_conv2d_of_a_conv2d_output_stays_float32():
+    """conv2d's output is stored channels-last, so a second conv2d takes the channels-last (taps-last) im2col
+    path: float32 in, float32 out, and gradients float32 as well."""
+    r = np.random.default_rng(0)
+    x = tl.Tensor(r.standard_normal((2, 3, 7, 6)).astype(np.float32), requires_grad=True)
+    w1 = tl.Tensor(r.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    w2 = tl.Tensor(r.standard_normal((5, 4, 2, 2)).astype(np.float32), requires_grad=True)
+    b2 = tl.Tensor(r.standard_normal(5).astype(np.float32), requires_grad=True)
+    h = F.conv2d(x, w1)
+    assert _is_channels_last(h.data)
+    y = F.conv2d(h, w2, b2)
+    assert h.dtype == y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == w1.grad.dtype == w2.grad.dtype == b2.grad.dtype == np.float32
