@@ -4,9 +4,10 @@
 The book's chapter-7 network: conv(30 filters 5x5) -> ReLU -> max-pool 2x2 -> Linear(4320, 100) -> ReLU
 -> Linear(100, 10), softmax cross-entropy, SGD lr 0.1, batch 100. The three implementations get the same
 float32 images (N, 1, 28, 28) in [0, 1], the same initial weights (tl's init, copied), the same batch
-order in every epoch (np.random.default_rng([seed, epoch]).permutation) and run interleaved epochs
-(tl, numpy, torch, tl, ...), so a busy machine slows all three alike; the table shows median seconds
-per epoch and the ratios. Peak RSS of a batch-100 step is measured for each implementation in a fresh
+order in every epoch (np.random.default_rng([seed, epoch]).permutation) and take turns of --chunk
+steps within every epoch (tl, numpy, torch, tl, ...: a slow spell of a shared machine, seconds long,
+falls on all three alike); an implementation's epoch time is the sum of its turns. The table shows
+median seconds per epoch, the ratios of the medians, and the range of the per-epoch ratios to torch. Peak RSS of a batch-100 step is measured for each implementation in a fresh
 subprocess on synthetic images: VmHWM after 20 steps, and (+) how much the steps added to the peak of the
 process with its imports, data and model in place.
 
@@ -181,6 +182,9 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--limit", type=int, default=10000, help="training images per epoch (default 10,000)")
     p.add_argument("--threads", type=int, help="BLAS / torch threads (default: the libraries' own)")
+    p.add_argument("--chunk", type=int, default=10,
+                   help="steps each implementation takes per turn (default 10): the three take turns within every "
+                        "epoch, so a slow spell of a shared machine falls on all of them alike")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -196,11 +200,16 @@ def main(argv=None):
     losses = {n: [] for n in names}
     for epoch in range(args.epochs):
         order = batches(len(X), epoch)
-        for m in impls:
-            t0 = time.perf_counter()
-            last = [m.step(X[idx], y[idx]) for idx in order][-1]
-            times[m.name].append(time.perf_counter() - t0)
-            losses[m.name].append(float(last.item() if hasattr(last, "item") else last))
+        spent, last = dict.fromkeys(names, 0.0), {}
+        for i in range(0, len(order), args.chunk):      # turns of `chunk` steps: tl, numpy, torch, tl, ...
+            for m in impls:
+                t0 = time.perf_counter()
+                for idx in order[i:i + args.chunk]:
+                    last[m.name] = m.step(X[idx], y[idx])
+                spent[m.name] += time.perf_counter() - t0
+        for n in names:
+            times[n].append(spent[n])
+            losses[n].append(float(last[n].item() if hasattr(last[n], "item") else last[n]))
     rss = {}
     for n in names:
         cmd = [sys.executable, __file__, "--rss-child", n] + (["--threads", str(args.threads)] if args.threads else [])
@@ -211,7 +220,7 @@ def main(argv=None):
         else:
             rss[n] = None
     med = {n: statistics.median(t) for n, t in times.items()}
-    print(f"SimpleConvNet, SGD lr {LR}, batch {BATCH}, {args.limit:,} images/epoch, {args.epochs} interleaved epochs, "
+    print(f"SimpleConvNet, SGD lr {LR}, batch {BATCH}, {args.limit:,} images/epoch, {args.epochs} epochs in turns of {args.chunk} steps, "
           f"threads {threads}, load average {os.getloadavg()[0]:.1f}")
     print(f"{'impl':<6} {'s/epoch (median)':>17} {'vs numpy':>9} {'vs torch':>9} {'last loss':>10} "
           f"{'peak RSS MiB (+steps)':>22}")
@@ -219,6 +228,10 @@ def main(argv=None):
         vs_t = f"{med[n] / med['torch']:.2f}x" if "torch" in med else "-"
         r = f"{rss[n][0]:.0f} (+{rss[n][1]:.0f})" if rss[n] else "-"
         print(f"{n:<6} {med[n]:>17.2f} {med[n] / med['numpy']:>8.2f}x {vs_t:>9} {losses[n][-1]:>10.4f} {r:>22}")
+    if "torch" in times:
+        per = {n: sorted(a / b for a, b in zip(times[n], times["torch"])) for n in names if n != "torch"}
+        print("per-epoch ratio to torch (min / median / max): " + "; ".join(
+            f"{n} {r[0]:.2f} / {statistics.median(r):.2f} / {r[-1]:.2f}" for n, r in per.items()))
     print("epochs (s): " + "; ".join(f"{n} " + ", ".join(f"{t:.2f}" for t in times[n]) for n in names))
     return 0
 

@@ -100,3 +100,16 @@ def test_a_bare_tensor_used_to_be_silently_ignored_now_every_param_updates():
     opt.step()
     np.testing.assert_allclose(p.numpy(), [0.0, 0.0])
     assert math.isfinite(float(p.numpy().sum()))
+
+
+@pytest.mark.parametrize("name,key", [("RMSprop", "alpha"), ("RMSprop", "eps"), ("RMSprop", "momentum"),
+                                      ("Adagrad", "lr_decay"), ("Adagrad", "initial_accumulator_value"),
+                                      ("Adagrad", "eps")])
+def test_rmsprop_and_adagrad_refuse_a_nan_hyperparameter_like_torch(name, key):
+    """A NaN eps, momentum, lr_decay or initial accumulator turned every weight into NaN at the first step;
+    PyTorch raises ValueError for each (it used to be accepted here: the checks were `x < 0`, False for NaN)."""
+    with pytest.raises(ValueError, match=f"^{name}: .*must be >= 0|^{name}: need 0 <= alpha <= 1"):
+        getattr(optim, name)([_p()], **{key: NAN})
+    if torch is not None:
+        with pytest.raises(ValueError):
+            getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **{key: NAN})

@@ -12,7 +12,8 @@ import numpy as np
 
 from .backend import xp_of
 from .function import Function
-from .ops import Where, _const
+from .function import is_grad_enabled
+from .ops import Where, _const, _masked
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -100,15 +101,19 @@ class Log10(Function):
         return g / (self.inputs[0] * _LN10)
 
 
+def _erf(a):
+    if isinstance(a, np.ndarray):
+        return _erf_numpy(a)
+    from cupyx.scipy.special import erf   # (the GPU only: imported on first use)
+    return erf(a)
+
+
 class Erf(Function):
     """The error function; d/dx = 2/sqrt(pi) e^(-x^2). NumPy: `_erf_numpy` (float64 inside, within 2e-15 of
     PyTorch's); CuPy: cupyx.scipy.special.erf."""
 
     def forward(self, a):
-        if isinstance(a, np.ndarray):
-            return _erf_numpy(a)
-        from cupyx.scipy.special import erf   # (the GPU only: imported on first use)
-        return erf(a)
+        return _erf(a)
 
     def backward(self, g):
         x = self.inputs[0]
@@ -188,6 +193,30 @@ class LogAddExp(Function):
         return ga, gb
 
 
+class Lerp(Function):
+    """torch.lerp: a + w (b - a) where |w| < 0.5, else b - (b - a) (1 - w) (PyTorch's two forms); w a number
+    (`weight`) or a third input. Gradients g (1 - w), g w and g (b - a), PyTorch's: the composed form's a + (b - a) w
+    gives a's gradient as g - g w, nan under an inf upstream gradient."""
+
+    def forward(self, a, b, *w, weight=None):
+        xp = xp_of(a)
+        d = b - a
+        if not w:
+            self.weight = weight
+            return a + weight * d if abs(weight) < 0.5 else b - d * (1 - weight)
+        w = w[0]
+        return xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w))
+
+    def backward(self, g):
+        a, b = self.inputs[0], self.inputs[1]
+        w = self.inputs[2] if len(self.inputs) > 2 else self.weight
+        ga = g * (1 - w) if a.requires_grad else None
+        gb = g * w if b.requires_grad else None
+        if len(self.inputs) == 2:
+            return ga, gb
+        return ga, gb, (g * (b - a) if w.requires_grad else None)
+
+
 class ELU(Function):
     """PyTorch's elu, celu and selu: scale x for x > 0, alpha scale (e^(input_scale x) - 1) elsewhere. A Function
     to keep PyTorch's conventions at 0 to second order: the first derivative there is the negative side's
@@ -204,7 +233,8 @@ class ELU(Function):
         alpha, scale, input_scale = self.params
         x = self.inputs[0]
         zero = _const(xp_of(x.data).zeros((), dtype=x.dtype))
-        below = Where.apply(x, zero, cond=x.data < 0)          # x where x < 0: no second derivative at 0
+        # x where x < 0 (no second derivative at 0) or nan: PyTorch's gradient at a nan input is nan
+        below = Where.apply(x, zero, cond=~(x.data >= 0))
         d = (below * input_scale).exp() * (alpha * scale * input_scale)
         return g * Where.apply(_const(xp_of(x.data).asarray(scale, dtype=x.dtype)), d, cond=x.data > 0)
 
@@ -226,6 +256,93 @@ class Softplus(Function):
         below = Where.apply(x, _const(x.data), cond=bx < self.threshold)   # only strictly below differentiates on
         one = _const(xp_of(bx).ones((), dtype=x.dtype))
         return g * Where.apply(one, (below * self.beta).sigmoid(), cond=bx > self.threshold)
+
+
+# ------------------------------------------------------------------ activations fused for PyTorch's special values
+# gelu, silu, mish and hardswish as x times a factor, composed of Tensor ops, get their gradient by the product rule,
+# g * factor + g * x * factor': an inf upstream gradient where x or factor' is 0 gives inf * 0 = nan there, where
+# PyTorch's kernels give g * (factor + x factor') (inf). So each is a Function with PyTorch's forward and derivative
+# formulas; the derivative is written with Tensor ops, so create_graph differentiates it again. (One node instead of
+# four to eight, too.)
+_K_ALPHA = 0.7071067811865476           # 1 / sqrt(2)
+_K_BETA = 0.3989422804014327            # 1 / sqrt(2 pi): the normal density at 0
+_K_SQRT_2_OVER_PI = 0.7978845608028654
+_K_KAPPA = 0.044715
+
+
+class GELU(Function):
+    """x Phi(x) = x / 2 (1 + erf(x / sqrt 2)); d/dx = Phi(x) + x phi(x), PyTorch's formulas."""
+
+    def forward(self, a):
+        return (a * 0.5 * (1 + _erf(a * _K_ALPHA))).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        cdf = ((x * _K_ALPHA).erf() + 1) * 0.5
+        pdf = (x * x * -0.5).exp() * _K_BETA
+        return g * (cdf + x * pdf)
+
+
+class GELUTanh(Function):
+    """gelu(approximate='tanh'): x / 2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), PyTorch's forward and derivative."""
+
+    def forward(self, a):
+        xp = xp_of(a)
+        inner = (a + a * a * a * _K_KAPPA) * _K_SQRT_2_OVER_PI
+        return (a * 0.5 * (1 + xp.tanh(inner))).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        x_sq = x * x
+        t = ((x + x_sq * x * _K_KAPPA) * _K_SQRT_2_OVER_PI).tanh()
+        right = (x * 0.5) * (1 - t * t) * ((x_sq * (3 * _K_KAPPA) + 1) * _K_SQRT_2_OVER_PI)
+        return g * ((t + 1) * 0.5 + right)
+
+
+class SiLU(Function):
+    """x sigmoid(x) = x / (1 + e^-x); d/dx = s (1 + x (1 - s)) with s = sigmoid(x), PyTorch's formulas."""
+
+    def forward(self, a):
+        xp = xp_of(a)
+        with np.errstate(over="ignore"):
+            return a / (1 + xp.exp(-a))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        s = x.sigmoid()
+        return g * (s * (x * (1 - s) + 1))
+
+
+class Mish(Function):
+    """x tanh(softplus(x)); d/dx = t + x sigmoid(x) (1 - t^2) with t = tanh(softplus(x)), PyTorch's formulas."""
+
+    def forward(self, a):
+        xp = xp_of(a)
+        with np.errstate(over="ignore"):
+            return a * xp.tanh(xp.log1p(xp.exp(a)))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        t = Softplus.apply(x, beta=1.0, threshold=20.0).tanh()
+        return g * (t + x * x.sigmoid() * (1 - t * t))
+
+
+class Hardswish(Function):
+    """x relu6(x + 3) / 6, computed as PyTorch's kernel does (so -inf gives nan, x <= -3 gives -0.0). The gradient,
+    as PyTorch's vectorized kernel: g where x >= 3, exactly 0 where x <= -3, g (x / 3 + 1/2) strictly between and
+    at nan; its own derivative is g / 3 strictly inside (-3, 3), 0 elsewhere (PyTorch's double backward)."""
+
+    def forward(self, a):
+        xp = xp_of(a)
+        return a * xp.clip(a + 3, 0, 6) / 6
+
+    def backward(self, g):
+        x = self.inputs[0]
+        xd = x.data
+        xp = xp_of(xd)
+        inner = Where.apply(x, _const(xd), cond=xd > -3) if is_grad_enabled() else x   # (differentiable inside only)
+        d = Where.apply(_const(xp.ones((), dtype=x.dtype)), inner / 3 + 0.5, cond=xd >= 3)
+        return _masked(g * d, ~(xd <= -3))
 
 
 # ------------------------------------------------------------------ erf on NumPy

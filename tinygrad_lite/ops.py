@@ -32,6 +32,71 @@ def _where_const(mask, value, t):
     return Where.apply(_const(xp.full((), value, dtype=t.dtype)), t, cond=mask)
 
 
+_INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}   # a float's bits as an integer of its size
+
+
+def _select(g, keep):
+    """The array g where the bool array keep holds, else exactly +0: PyTorch's masked backward (threshold_backward,
+    where, masked_fill), which gives 0 also where g is inf or nan (g * keep gives nan there). Done as g's bits times
+    keep (an integer product: x * 1 = x, x * 0 = 0 = +0.0's bits): one pass as fast as g * keep, where np.where with a
+    random mask is ~10x slower on the CPU. The result has g's layout and its own memory."""
+    xp = xp_of(g)
+    it = _INT_OF.get(g.dtype.itemsize) if g.dtype.kind == "f" else None
+    if it is None or g.shape != keep.shape:
+        return xp.where(keep, g, xp.zeros((), dtype=g.dtype))
+    out = xp.empty_like(g)
+    xp.multiply(g.view(it), keep, out=out.view(it))
+    return out
+
+
+def _masked(g, keep):
+    """The gradient Tensor g where the bool array keep holds, else exactly 0 (see _select); differentiable (Select)."""
+    if is_grad_enabled():
+        return Select.apply(g, keep=keep)
+    return _const(_select(g.data, keep))
+
+
+_TIES_KEEP_X = {}   # dtype -> whether NumPy's maximum(c, x) and minimum(c, x) return x itself when x == c
+
+
+def _ties_keep_x(dtype):
+    """Whether np.maximum(c, x) / np.minimum(c, x) give x (not c) where x == c, e.g. -0.0 for maximum(0.0, -0.0): on
+    x86, NumPy's SIMD max/min return their second operand on a tie, in the vector body and the scalar tail alike, but
+    IEEE leaves it open (ARM's fmax orders -0 below +0). Probed once per dtype, on lengths that reach both paths,
+    contiguous and strided."""
+    ok = _TIES_KEEP_X.get(dtype)
+    if ok is None:
+        z = dtype.type(0)
+        ok = True
+        for n in (1, 3, 17, 67):
+            for x in (np.full(n, -0.0, dtype), np.full(2 * n, -0.0, dtype)[::2]):
+                ok = ok and bool(np.signbit(np.maximum(z, x)).all()) and bool(np.signbit(np.minimum(z, x)).all())
+                ok = ok and not np.signbit(np.maximum(-z, -x)).any() and not np.signbit(np.minimum(-z, -x)).any()
+        _TIES_KEEP_X[dtype] = ok
+    return ok
+
+
+def _clamp(a, lo=None, hi=None, out=None):
+    """PyTorch's clamp on an array: lo where a < lo, hi where a > hi, else a itself (so clamp(-0.0, min=0.0) is -0.0);
+    nan stays nan, and a nan bound gives nan. out: the array to write into (a itself for clamp_)."""
+    xp = xp_of(a)
+    if xp is np and (a.dtype.kind != "f" or _ties_keep_x(a.dtype)):
+        if lo is not None:
+            a = np.maximum(a.dtype.type(lo), a, out=out)
+        return a if hi is None else np.minimum(a.dtype.type(hi), a, out=out)
+    r = a
+    if lo is not None:
+        lo = xp.asarray(lo, dtype=a.dtype)
+        r = xp.where((r < lo) | xp.isnan(lo), lo, r)
+    if hi is not None:
+        hi = xp.asarray(hi, dtype=a.dtype)
+        r = xp.where((r > hi) | xp.isnan(hi), hi, r)
+    if out is None:
+        return r
+    xp.copyto(out, r)
+    return out
+
+
 # ------------------------------------------------------------------ binary, broadcasting
 class Add(Function):
     saves_inputs = False
@@ -67,9 +132,10 @@ class Div(Function):
         return a / b
 
     def backward(self, g):
+        # PyTorch's formulas: g / b and -g ((a / b) / b) (so nan, not 0, where g is 0 and (a / b) / b overflows)
         a, b = self.inputs
         ga = g / b if a.requires_grad else None
-        gb = -(g * self.output) / b if b.requires_grad else None
+        gb = -(g * (self.output / b)) if b.requires_grad else None
         return ga, gb
 
 
@@ -89,32 +155,45 @@ class Pow(Function):
                 ga = g * b * a ** (b - 1)
             ga = _where_const(b.data == 0, 0, ga)
         if b.requires_grad:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * self.output * a.log()
-            gb = _where_const((a.data == 0) & (b.data >= 0), 0, gb)
+            with np.errstate(divide="ignore", invalid="ignore"):   # PyTorch: g times (0 where a == 0 <= b), so
+                d = _where_const((a.data == 0) & (b.data >= 0), 0, self.output * a.log())   # nan where g is inf
+            gb = g * d
         return ga, gb
 
 
 class Maximum(Function):
+    """PyTorch's rule: ties split the gradient evenly, the smaller operand gets exactly 0 (also under an inf or nan
+    upstream gradient), and where either is nan (so is the output) both get the whole gradient."""
     saves_inputs = False
+    sign = 1
+
     def forward(self, a, b):
-        self.mask = (a > b) + 0.5 * (a == b)   # ties split the gradient evenly
-        return xp_of(a).maximum(a, b)
+        lt, gt = a < b, a > b
+        self.lose_a, self.lose_b = (lt, gt) if self.sign > 0 else (gt, lt)
+        self.tie = a == b
+        return xp_of(a).maximum(a, b) if self.sign > 0 else xp_of(a).minimum(a, b)
 
     def backward(self, g):
-        m = _const(self.mask.astype(g.dtype, copy=False))
-        return g * m, g * (1 - m)
+        g = g * _const((1 - 0.5 * self.tie).astype(g.dtype, copy=False))   # g / 2 at the ties (inf, nan kept)
+        return _masked(g, ~self.lose_a), _masked(g, ~self.lose_b)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
+    """Elementwise minimum: Maximum's rule with the order reversed."""
+    sign = -1
+
+
+class Select(Function):
+    """a where the constant bool array keep holds, else exactly 0 (_select: as fast as a * keep, unlike np.where); its
+    gradient is the same select of the upstream gradient. The masked backward passes use it under create_graph."""
     saves_inputs = False
-    def forward(self, a, b):
-        self.mask = (a < b) + 0.5 * (a == b)
-        return xp_of(a).minimum(a, b)
+
+    def forward(self, a, keep):
+        self.keep = keep
+        return _select(a, keep)
 
     def backward(self, g):
-        m = _const(self.mask.astype(g.dtype, copy=False))
-        return g * m, g * (1 - m)
+        return _masked(g, self.keep)
 
 
 class Where(Function):
@@ -168,26 +247,34 @@ class RSubScalar(Function):          # c - a
 
 
 class RDivScalar(Function):          # c / a
-    needs_output = True
+    """c / a; the gradient as PyTorch's (c / x is x.reciprocal() * c there): -(g c) r^2 with r = 1 / a, so where g c
+    is 0 and r^2 overflows (|a| < ~1e-19 in float32) it is nan there and here, not 0."""
 
     def forward(self, a, c):
+        self.c = c
         return c / a
 
     def backward(self, g):
-        return -(g * self.output) / self.inputs[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = 1 / self.inputs[0]
+            return -(g * self.c) * (r * r)
 
 
 class PowScalar(Function):           # a ** c
     def forward(self, a, c):
         self.c = c
+        if c == -0.5 and a.dtype.kind == "f":     # PyTorch computes it as rsqrt: (-0.0) ** -0.5 is -inf, (-inf) ** -0.5 nan
+            xp = xp_of(a)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return xp.reciprocal(xp.sqrt(a))
         return a ** c
 
     def backward(self, g):
         c, a = self.c, self.inputs[0]
         if c == 2:
             return g * a * 2
-        if c == 0:                    # PyTorch: a zero gradient (not 0 * 0**-1 = nan at a == 0)
-            return g * 0
+        if c == 0:                    # PyTorch: exactly 0 (not 0 * 0**-1 = nan at a == 0, nor inf * 0)
+            return _const(xp_of(g.data).zeros(g.shape, dtype=g.dtype))
         return g * c * a ** (c - 1)
 
 
@@ -201,8 +288,9 @@ class RPowScalar(Function):          # c ** a
 
     def backward(self, g):
         c = self.c
-        if c == 0:                    # PyTorch: d(0**a)/da is 0 where a >= 0
-            return _where_const(self.inputs[0].data >= 0, 0, g * self.output * float("-inf"))
+        if c == 0:                    # PyTorch: d(0**a)/da is 0 where a >= 0 (times g: nan where g is inf or nan)
+            d = _where_const(self.inputs[0].data >= 0, 0, self.output * float("-inf"))
+            return g * d
         return g * self.output * (math.log(c) if c > 0 else float("nan"))   # a negative base: nan, as PyTorch
 
 
@@ -249,7 +337,11 @@ class Sqrt(Function):
 class Abs(Function):
     saves_inputs = False
     def forward(self, a):
-        self.sign = xp_of(a).sign(a)
+        xp = xp_of(a)
+        sign = xp.sign(a, out=xp.empty_like(a))  # (out=: an array also when 0-d)
+        if a.dtype.kind == "f":                   # torch.sgn: 0 at nan, so abs's gradient at a nan input is 0
+            xp.nan_to_num(sign, copy=False)
+        self.sign = sign
         return abs(a)
 
     def backward(self, g):
@@ -322,20 +414,25 @@ class BinaryCrossEntropy(Function):
 
 
 class ReLU(Function):
+    """PyTorch's relu, to the bit: 0 where x < 0, else x itself (relu(-0.0) is -0.0, nan stays nan). Backward is its
+    threshold_backward: 0 where the output is <= 0, else the upstream gradient, so a nan input passes the gradient
+    and an inf or nan upstream gradient at an inactive unit gives 0 (not nan, as g * mask would).
+    Both run on every CNN step, so each is one pass like max(x, 0) and g * (out > 0) (see _clamp and _select)."""
     saves_inputs = False
     saves_output = True    # self.out is the output array
     def forward(self, a):
-        self.out = out = xp_of(a).maximum(a, 0)
+        self.out = out = _clamp(a, lo=0)
         return out
 
     def backward(self, g):
-        mask = self.out > 0
-        if is_grad_enabled():
-            return g * _const(mask)
-        return _const(g.data * mask)
+        keep = self.out <= 0
+        keep = xp_of(self.out).logical_not(keep, out=keep if keep.ndim else None)   # out > 0, or nan
+        return _masked(g, keep)
 
 
 class Clip(Function):
+    """PyTorch's clamp: a itself between the bounds (ties included: clamp(-0.0, min=0.0) is -0.0), nan stays nan;
+    the gradient passes where lo <= a <= hi and is exactly 0 elsewhere (also under an inf or nan upstream gradient)."""
     saves_inputs = False
     def forward(self, a, lo, hi):
         xp = xp_of(a)
@@ -345,11 +442,10 @@ class Clip(Function):
         if hi is not None:
             mask &= a <= hi
         self.mask = mask
-        out = a if lo is None else xp.maximum(a, a.dtype.type(lo))
-        return out if hi is None else xp.minimum(out, a.dtype.type(hi))
+        return _clamp(a, lo, hi)
 
     def backward(self, g):
-        return g * _const(self.mask)
+        return _masked(g, self.mask)
 
 
 class Cast(Function):
@@ -502,32 +598,45 @@ class Sum(Function):
 
 
 class Max(Function):
-    """max (or min, with sign=-1) over axes, with PyTorch's two rules for tied maxima:
+    """max (or min, with sign=-1) over axes, with PyTorch's rules for tied maxima and nans:
 
-    * first=False (torch.max() / torch.amax / torch.amin, any axes): tied maxima share the gradient evenly;
-    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index
-      returned, the first of the tied maxima (kept in self.indices, with the reduced axis kept).
+    * first=False (torch.amax / torch.amin, any axes): tied maxima share the gradient, (g / count) * mask, so a nan
+      in a reduced slice gives that slice nan gradients (no element equals the nan result), as there;
+    * nan_aware=True (torch.max() / torch.min() of all elements: evenly_distribute_backward): the same, except that
+      where the result is nan the nans share the gradient, and every other element gets exactly 0;
+    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index returned, the
+      first of the tied maxima (or the first nan; kept in self.indices, with the reduced axis kept), and every other
+      element gets exactly 0 (also under an inf or nan upstream gradient).
     """
     saves_inputs = False
 
-    def forward(self, a, axis=None, keepdims=False, sign=1, first=False):
+    def forward(self, a, axis=None, keepdims=False, sign=1, first=False, nan_aware=False):
+        xp = xp_of(a)
         m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
+        self.count = None
         if first and a.ndim:                       # (a 0-d tensor: its one element gets it all)
-            xp, ax = xp_of(a), axis[0]
+            ax = axis[0]
             idx = xp.expand_dims(a.argmax(axis=ax) if sign > 0 else a.argmin(axis=ax), ax)
             self.indices = idx
             pos = xp.arange(a.shape[ax]).reshape(tuple(-1 if i == ax else 1 for i in range(a.ndim)))
-            self.weights = pos == idx
+            self.mask = pos == idx
         else:
-            mask = (a == m)
-            self.weights = mask / mask.sum(axis=axis, keepdims=True)
+            mask = a == m
+            if (nan_aware or first) and a.dtype.kind in "fc":
+                mask |= xp.isnan(a) & xp.isnan(m)
+            self.mask, self.count = mask, mask.sum(axis=axis, keepdims=True)
+        self.exact = first or nan_aware
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return m if keepdims else _drop_kept(m, axis)
 
     def backward(self, g):
         if not self.keepdims:
             g = g.reshape(_kept_shape(self.shape, self.axis))
-        return g * _const(self.weights.astype(g.dtype, copy=False))
+        if self.count is not None:
+            g = g / _const(self.count.astype(g.dtype))
+        if self.exact:
+            return _masked(g.expand(self.shape), self.mask)
+        return g * _const(self.mask.astype(g.dtype, copy=False))
 
 
 class Expand(Function):

@@ -364,7 +364,8 @@ class RMSprop(Optimizer):
 
     def _check(self, g):
         super()._check(g)
-        if not 0 <= g["alpha"] <= 1 or g["eps"] < 0 or g["momentum"] < 0 or g["weight_decay"] < 0:
+        # (written so that NaN fails every comparison: PyTorch refuses a NaN alpha, eps or momentum too)
+        if not (0 <= g["alpha"] <= 1 and g["eps"] >= 0 and g["momentum"] >= 0 and g["weight_decay"] >= 0):
             raise ValueError(f"RMSprop: need 0 <= alpha <= 1 and eps, momentum, weight_decay >= 0, got alpha "
                              f"{g['alpha']}, eps {g['eps']}, momentum {g['momentum']}, weight_decay {g['weight_decay']}")
 
@@ -418,7 +419,8 @@ class Adagrad(Optimizer):
 
     def _check(self, g):
         super()._check(g)
-        if min(g["lr_decay"], g["weight_decay"], g["initial_accumulator_value"], g["eps"]) < 0:
+        # (not min(...) < 0, which lets NaN through: PyTorch refuses a NaN here)
+        if not all(v >= 0 for v in (g["lr_decay"], g["weight_decay"], g["initial_accumulator_value"], g["eps"])):
             raise ValueError(f"Adagrad: lr_decay, weight_decay, initial_accumulator_value and eps must be >= 0, got "
                              f"{g['lr_decay']}, {g['weight_decay']}, {g['initial_accumulator_value']}, {g['eps']}")
 

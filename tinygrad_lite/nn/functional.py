@@ -42,8 +42,6 @@ def softplus(x, beta=1.0, threshold=20.0):
 # and logsigmoid are Functions in elementwise.py, for PyTorch's conventions at their kinks and for stability)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-_SQRT_HALF = 0.7071067811865476
-_SQRT_2_OVER_PI = 0.7978845608028654
 
 
 def _const_like(array, x):
@@ -53,15 +51,15 @@ def _const_like(array, x):
 def gelu(x, approximate="none"):
     """x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2; approximate='tanh': x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
     if approximate == "none":
-        return x * ((x * _SQRT_HALF).erf() + 1) * 0.5
+        return E.GELU.apply(x._float())
     if approximate == "tanh":
-        return x * (((x + x * x * x * 0.044715) * _SQRT_2_OVER_PI).tanh() + 1) * 0.5
+        return E.GELUTanh.apply(x._float())
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def silu(x):
-    """x * sigmoid(x) (swish)."""
-    return x * x.sigmoid()
+    """x * sigmoid(x) (swish; elementwise.SiLU: PyTorch's gradient under an inf upstream gradient)."""
+    return E.SiLU.apply(x._float())
 
 
 def elu(x, alpha=1.0):
@@ -100,20 +98,19 @@ def hardsigmoid(x):
     """relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3), 0 at and beyond the ends, as in PyTorch."""
     d = x.data
     inside = (d > -3) & (d < 3)
-    return _where(inside, x * (1 / 6) + 0.5, _const_like((d >= 3).astype(d.dtype), x))
+    outside = backend.xp_of(d).clip(d * (1 / 6) + 0.5, 0, 1)      # 0 or 1 there, and nan at nan (as PyTorch)
+    return _where(inside, x * (1 / 6) + 0.5, _const_like(outside, x))
 
 
 def hardswish(x):
     """x * relu6(x + 3) / 6; gradient x/3 + 1/2 strictly inside (-3, 3), 0 at and below -3, 1 at and above 3, as
-    in PyTorch."""
-    d = x.data
-    mid = _where(d > -3, x * (x + 3) * (1 / 6), _const_like(backend.xp_of(d).zeros((), d.dtype), x))
-    return _where(d < 3, mid, x)
+    in PyTorch (elementwise.Hardswish)."""
+    return E.Hardswish.apply(x._float())
 
 
 def mish(x):
-    """x * tanh(softplus(x))."""
-    return x * softplus(x).tanh()
+    """x * tanh(softplus(x)) (elementwise.Mish: PyTorch's gradient under an inf upstream gradient)."""
+    return E.Mish.apply(x._float())
 
 
 def logsigmoid(x):
@@ -142,7 +139,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         s = (input * input).sum(axis=dim, keepdims=True)
     else:
         s = (input.abs() ** p).sum(axis=dim, keepdims=True)
-    pos = s.data > 0
+    pos = ~(s.data <= 0)                      # (and nan: a nan in the vector makes it all nan, as in PyTorch)
     safe = _where(pos, s, _const_like(xp.ones((), d.dtype), input))     # no inf gradient at a zero vector
     norm = safe.sqrt() if p == 2 else safe ** (1.0 / p)
     norm = _where(pos, norm, _const_like(xp.zeros((), d.dtype), input))
