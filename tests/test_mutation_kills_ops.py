@@ -759,3 +759,41 @@ def test_cross_entropy_probability_target_requiring_grad_gradients_as_torch(crea
             np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(pp.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-6)
             assert xx.grad.requires_grad is create_graph
+
+
+def test_cross_entropy_gradients_stay_finite_for_large_and_far_apart_logit_rows_as_torch():
+    """Each row is shifted by its own max (not the global one, not added): logits near 100 and rows 200 apart
+    give torch's finite loss and gradients for both the logits and a probability target requiring grad."""
+    torch = torch_or_skip()
+    x = np.array([[100.0, 99.0, 97.5], [-100.0, -101.0, -99.5], [60.0, 61.0, 59.0]], np.float32)
+    p = np.array([[0.2, 0.5, 0.3], [0.0, 0.25, 0.75], [1.0, 0.0, 0.0]], np.float32)
+    for create_graph in (False, True):
+        xx, pp = tl.Tensor(x, requires_grad=True), tl.Tensor(p, requires_grad=True)
+        out = F.cross_entropy(xx, pp, reduction="sum")
+        out.backward(create_graph=create_graph)
+        tx, tp = torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True)
+        ref = torch.nn.functional.cross_entropy(tx, tp, reduction="sum")
+        ref.backward()
+        np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-5)
+        np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(pp.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_class_weight_without_ignored_labels_matches_torch(reduction):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    t = np.array([0, 3, 1, 3, 2, 1])
+    w = np.array([0.5, 2.0, 1.5, 3.0], np.float32)
+    for ls in (0.0, 0.2):
+        xx = tl.Tensor(x, requires_grad=True)
+        out = F.cross_entropy(xx, t, weight=w, reduction=reduction, label_smoothing=ls)
+        out.sum().backward()
+        tx = torch.tensor(x, requires_grad=True)
+        ref = torch.nn.functional.cross_entropy(tx, torch.tensor(t), weight=torch.tensor(w), reduction=reduction,
+                                                label_smoothing=ls)
+        ref.sum().backward()
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
