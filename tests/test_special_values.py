@@ -364,3 +364,20 @@ def test_binary_special_values_match_pytorch(name, dtype):
             for what, go, gt in (("a", xo.grad, gts[0]), ("b", yo.grad, gts[1])):
                 _same(go.numpy()[block], gt.numpy()[block], f"{name} gradient of {what} under {up}", pair,
                       zero_sign=False)
+
+
+def test_normalize_with_a_nan_gives_nans_as_pytorch():
+    """A nan in a vector makes its norm nan, so the whole normalized vector is nan (it was x / eps: 0, +-1e12, inf)."""
+    x = np.array([[np.nan, 1.0, 0.0], [np.inf, 1.0, 0.0], [0.0, 0.0, 0.0], [3.0, -4.0, 0.0]])
+    xt = tl.Tensor(x.copy(), requires_grad=True)
+    with np.errstate(invalid="ignore"):                   # (inf / inf in the second row: nan, as in PyTorch)
+        y = F.normalize(xt, dim=1)
+        y.backward(tl.Tensor(np.ones_like(x)))
+    assert np.isnan(y.numpy()[0]).all() and np.isnan(xt.grad.numpy()[0]).all()
+    np.testing.assert_array_equal(y.numpy()[2:], [[0, 0, 0], [0.6, -0.8, 0]])
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.normalize(tx, dim=1)
+    (g,) = torch.autograd.grad(ty, tx, torch.ones_like(tx))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(xt.grad.numpy(), g.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True)
