@@ -729,7 +729,8 @@ def test_optimizer_load_state_dict_refuses_bad_state_arrays():
     o, g = _adam_sd()
     z = np.zeros(2, np.float32)
     cases = [(_entry(exp_avg=[0.0, 0.0]), "optimizer.state.0.exp_avg: expected an array of shape (2,), got list"),
-             (_entry(exp_avg=memoryview(z)), "optimizer.state.0.exp_avg: expected an array of shape (2,), got memoryview"),
+             (_entry(exp_avg=memoryview(z)),
+              "optimizer.state.0.exp_avg: expected an array of shape (2,), got memoryview"),
              (_entry(exp_avg=np.zeros(3, np.float32)), "optimizer.state.0.exp_avg: has shape (3,), the parameter (2,)"),
              (_entry(exp_avg=np.zeros(2, np.int64)),
               "optimizer.state.0.exp_avg: has dtype int64, expected a floating dtype like the parameter's float32"),
