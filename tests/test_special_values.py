@@ -149,7 +149,8 @@ def test_special_values_match_pytorch(name, dtype):
             assert got[1] == np.inf                 # (its float64 and scalar paths give inf, as we do)
             want = want.copy()
             want[1::9] = np.inf
-        _same(got[block], want[block], f"{name} value", x[block])
+        # (maximum/minimum of +0.0 and -0.0: either, in IEEE 754 and in PyTorch's own kernels)
+        _same(got[block], want[block], f"{name} value", x[block], zero_sign=not name.startswith(("max", "min")))
         if not yt.requires_grad:
             return
         for up in UPSTREAM:
@@ -277,3 +278,106 @@ def test_relu_is_bit_exact_on_a_channels_last_batch(dtype, exact_path, monkeypat
     gnan = np.isnan(want_g)
     assert np.array_equal(xt.grad.numpy()[~gnan].view(bits), want_g[~gnan].view(bits))
     assert np.isnan(xt.grad.numpy()[gnan]).all()
+
+
+@pytest.mark.parametrize("bounds", [(0.0, None), (-0.0, 0.0), (None, 0.0), (-1.0, 1.0), (NAN, None), (None, 1.0)])
+def test_clamp_in_place_gives_clamps_values(bounds):
+    """x.clamp_() (no graph: in the array) gives clamp()'s values, which are PyTorch's above: -0.0 kept at a bound."""
+    x = _tile(_specials(np.float32))
+    a = tl.tensor(x.copy())
+    a.clamp_(*bounds)
+    want = tl.tensor(x).clamp(*bounds).numpy()
+    _same(a.numpy(), want, f"clamp_{bounds}", x)
+    assert (np.signbit(a.numpy()) == np.signbit(want)).all()
+
+
+REDUCE_X = [np.array([[1.0, 3.0, 2.0], [np.nan, 1.0, 0.0]]), np.array([[1.0, 3.0, 3.0], [2.0, 1.0, np.nan]]),
+            np.array([[1.0, 3.0, 3.0], [2.0, 1.0, 3.0]])]
+REDUCE = {
+    "max()": lambda x: x.max(), "min()": lambda x: x.min(), "amax()": lambda x: x.amax(), "amax(1)": lambda x: x.amax(1),
+    "max(1)": lambda x: x.max(1)[0], "min(0)": lambda x: x.min(0)[0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCE))
+def test_max_min_gradients_at_nan_and_under_inf_match_pytorch(name):
+    """max()/min() of all elements give a nan result's gradient to the nans (exact 0 elsewhere); max(dim)/min(dim)
+    give exact 0 off the index under an inf upstream gradient; amax shares ties and is nan where a slice has a nan."""
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    fn = REDUCE[name]
+    for x in REDUCE_X:
+        for up in (1.0, np.inf):
+            xt = torch.tensor(x, requires_grad=True)
+            yt = fn(xt)
+            (gt,) = torch.autograd.grad(yt, xt, torch.full(yt.shape, up, dtype=torch.float64))
+            for create_graph in (False, True):
+                xo = tl.Tensor(x.copy(), requires_grad=True)
+                yo = fn(xo)
+                with np.errstate(all="ignore"):
+                    yo.backward(tl.Tensor(np.full(yo.shape, up)), create_graph=create_graph)
+                np.testing.assert_array_equal(yo.detach().numpy(), yt.detach().numpy())
+                np.testing.assert_array_equal(xo.grad.numpy(), gt.numpy(), err_msg=f"{name} at {x} under {up}")
+
+
+def test_max_gradients_documented():
+    """(Without PyTorch too.) max() with a nan: the nan gets the gradient; max(dim) under inf: exact 0 elsewhere."""
+    x = tl.Tensor(REDUCE_X[0].copy(), requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [1, 0, 0]])
+    x = tl.Tensor(REDUCE_X[0].copy(), requires_grad=True)
+    x.max(1)[0].backward(tl.Tensor(np.full(2, np.inf)))
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, np.inf, 0], [np.inf, 0, 0]])
+
+
+BINARY = {
+    "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y,
+    "pow": lambda x, y: x ** y, "maximum": lambda x, y: x.maximum(y), "minimum": lambda x, y: x.minimum(y),
+    "logaddexp": lambda x, y: x.logaddexp(y), "lerp(0.3)": lambda x, y: x.lerp(y, 0.3),
+    "lerp(0.7)": lambda x, y: x.lerp(y, 0.7), "lerp(x, y, y)": lambda x, y: x.lerp(y, y),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_special_values_match_pytorch(name, dtype):
+    """Every pair of specials (and 0.5, 2): values and both gradients under upstream 1, inf and 0, as PyTorch's (its
+    div gradient -g (a / b) / b is nan where g is 0 and that overflows; lerp's are g (1 - w) and g w, not g - g w)."""
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    s = np.concatenate([_specials(dtype), np.array([0.5, 2.0], dtype)])
+    a0, b0 = np.repeat(s, s.size), np.tile(s, s.size)
+    a, b = _tile(a0), _tile(b0)
+    block = slice(a0.size, 2 * a0.size)
+    fn = BINARY[name]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for up in (1.0, np.inf, 0.0):
+            xt, yt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+            zt = fn(xt, yt)
+            gts = torch.autograd.grad(zt, (xt, yt), torch.tensor(_full(up, a)))
+            xo, yo = tl.Tensor(a.copy(), requires_grad=True), tl.Tensor(b.copy(), requires_grad=True)
+            zo = fn(xo, yo)
+            zo.backward(tl.Tensor(_full(up, a)))
+            pair = np.array([f"({u}, {v})" for u, v in zip(a0, b0)])
+            if up == 1.0:
+                _same(zo.detach().numpy()[block], zt.detach().numpy()[block], f"{name} value", pair,
+                      zero_sign=not name.startswith(("max", "min")))
+            for what, go, gt in (("a", xo.grad, gts[0]), ("b", yo.grad, gts[1])):
+                _same(go.numpy()[block], gt.numpy()[block], f"{name} gradient of {what} under {up}", pair,
+                      zero_sign=False)
+
+
+def test_normalize_with_a_nan_gives_nans_as_pytorch():
+    """A nan in a vector makes its norm nan, so the whole normalized vector is nan (it was x / eps: 0, +-1e12, inf)."""
+    x = np.array([[np.nan, 1.0, 0.0], [np.inf, 1.0, 0.0], [0.0, 0.0, 0.0], [3.0, -4.0, 0.0]])
+    xt = tl.Tensor(x.copy(), requires_grad=True)
+    with np.errstate(invalid="ignore"):                   # (inf / inf in the second row: nan, as in PyTorch)
+        y = F.normalize(xt, dim=1)
+        y.backward(tl.Tensor(np.ones_like(x)))
+    assert np.isnan(y.numpy()[0]).all() and np.isnan(xt.grad.numpy()[0]).all()
+    np.testing.assert_array_equal(y.numpy()[2:], [[0, 0, 0], [0.6, -0.8, 0]])
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.normalize(tx, dim=1)
+    (g,) = torch.autograd.grad(ty, tx, torch.ones_like(tx))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(xt.grad.numpy(), g.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True)

@@ -193,6 +193,30 @@ class LogAddExp(Function):
         return ga, gb
 
 
+class Lerp(Function):
+    """torch.lerp: a + w (b - a) where |w| < 0.5, else b - (b - a) (1 - w) (PyTorch's two forms); w a number
+    (`weight`) or a third input. Gradients g (1 - w), g w and g (b - a), PyTorch's: the composed form's a + (b - a) w
+    gives a's gradient as g - g w, nan under an inf upstream gradient."""
+
+    def forward(self, a, b, *w, weight=None):
+        xp = xp_of(a)
+        d = b - a
+        if not w:
+            self.weight = weight
+            return a + weight * d if abs(weight) < 0.5 else b - d * (1 - weight)
+        w = w[0]
+        return xp.where(xp.abs(w) < 0.5, a + w * d, b - d * (1 - w))
+
+    def backward(self, g):
+        a, b = self.inputs[0], self.inputs[1]
+        w = self.inputs[2] if len(self.inputs) > 2 else self.weight
+        ga = g * (1 - w) if a.requires_grad else None
+        gb = g * w if b.requires_grad else None
+        if len(self.inputs) == 2:
+            return ga, gb
+        return ga, gb, (g * (b - a) if w.requires_grad else None)
+
+
 class ELU(Function):
     """PyTorch's elu, celu and selu: scale x for x > 0, alpha scale (e^(input_scale x) - 1) elsewhere. A Function
     to keep PyTorch's conventions at 0 to second order: the first derivative there is the negative side's

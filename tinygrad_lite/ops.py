@@ -50,10 +50,9 @@ def _select(g, keep):
 
 
 def _masked(g, keep):
-    """The gradient Tensor g where the bool array keep holds, else exactly 0 (see _select); a Tensor op under
-    create_graph."""
+    """The gradient Tensor g where the bool array keep holds, else exactly 0 (see _select); differentiable (Select)."""
     if is_grad_enabled():
-        return Where.apply(g, _const(xp_of(g.data).zeros((), dtype=g.dtype)), cond=keep)
+        return Select.apply(g, keep=keep)
     return _const(_select(g.data, keep))
 
 
@@ -77,20 +76,24 @@ def _ties_keep_x(dtype):
     return ok
 
 
-def _clamp(a, lo=None, hi=None):
+def _clamp(a, lo=None, hi=None, out=None):
     """PyTorch's clamp on an array: lo where a < lo, hi where a > hi, else a itself (so clamp(-0.0, min=0.0) is -0.0);
-    nan stays nan, and a nan bound gives nan."""
+    nan stays nan, and a nan bound gives nan. out: the array to write into (a itself for clamp_)."""
     xp = xp_of(a)
     if xp is np and (a.dtype.kind != "f" or _ties_keep_x(a.dtype)):
-        out = a if lo is None else np.maximum(a.dtype.type(lo), a)
-        return out if hi is None else np.minimum(a.dtype.type(hi), out)
-    out = a
+        if lo is not None:
+            a = np.maximum(a.dtype.type(lo), a, out=out)
+        return a if hi is None else np.minimum(a.dtype.type(hi), a, out=out)
+    r = a
     if lo is not None:
         lo = xp.asarray(lo, dtype=a.dtype)
-        out = xp.where((out < lo) | xp.isnan(lo), lo, out)
+        r = xp.where((r < lo) | xp.isnan(lo), lo, r)
     if hi is not None:
         hi = xp.asarray(hi, dtype=a.dtype)
-        out = xp.where((out > hi) | xp.isnan(hi), hi, out)
+        r = xp.where((r > hi) | xp.isnan(hi), hi, r)
+    if out is None:
+        return r
+    xp.copyto(out, r)
     return out
 
 
@@ -129,9 +132,10 @@ class Div(Function):
         return a / b
 
     def backward(self, g):
+        # PyTorch's formulas: g / b and -g ((a / b) / b) (so nan, not 0, where g is 0 and (a / b) / b overflows)
         a, b = self.inputs
         ga = g / b if a.requires_grad else None
-        gb = -(g * self.output) / b if b.requires_grad else None
+        gb = -(g * (self.output / b)) if b.requires_grad else None
         return ga, gb
 
 
@@ -177,6 +181,19 @@ class Maximum(Function):
 class Minimum(Maximum):
     """Elementwise minimum: Maximum's rule with the order reversed."""
     sign = -1
+
+
+class Select(Function):
+    """a where the constant bool array keep holds, else exactly 0 (_select: as fast as a * keep, unlike np.where); its
+    gradient is the same select of the upstream gradient. The masked backward passes use it under create_graph."""
+    saves_inputs = False
+
+    def forward(self, a, keep):
+        self.keep = keep
+        return _select(a, keep)
+
+    def backward(self, g):
+        return _masked(g, self.keep)
 
 
 class Where(Function):
@@ -581,32 +598,45 @@ class Sum(Function):
 
 
 class Max(Function):
-    """max (or min, with sign=-1) over axes, with PyTorch's two rules for tied maxima:
+    """max (or min, with sign=-1) over axes, with PyTorch's rules for tied maxima and nans:
 
-    * first=False (torch.max() / torch.amax / torch.amin, any axes): tied maxima share the gradient evenly;
-    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index
-      returned, the first of the tied maxima (kept in self.indices, with the reduced axis kept).
+    * first=False (torch.amax / torch.amin, any axes): tied maxima share the gradient, (g / count) * mask, so a nan
+      in a reduced slice gives that slice nan gradients (no element equals the nan result), as there;
+    * nan_aware=True (torch.max() / torch.min() of all elements: evenly_distribute_backward): the same, except that
+      where the result is nan the nans share the gradient, and every other element gets exactly 0;
+    * first=True (torch.max(dim) / torch.min(dim), one int axis): the whole gradient goes to the index returned, the
+      first of the tied maxima (or the first nan; kept in self.indices, with the reduced axis kept), and every other
+      element gets exactly 0 (also under an inf or nan upstream gradient).
     """
     saves_inputs = False
 
-    def forward(self, a, axis=None, keepdims=False, sign=1, first=False):
+    def forward(self, a, axis=None, keepdims=False, sign=1, first=False, nan_aware=False):
+        xp = xp_of(a)
         m = a.max(axis=axis, keepdims=True) if sign > 0 else a.min(axis=axis, keepdims=True)
+        self.count = None
         if first and a.ndim:                       # (a 0-d tensor: its one element gets it all)
-            xp, ax = xp_of(a), axis[0]
+            ax = axis[0]
             idx = xp.expand_dims(a.argmax(axis=ax) if sign > 0 else a.argmin(axis=ax), ax)
             self.indices = idx
             pos = xp.arange(a.shape[ax]).reshape(tuple(-1 if i == ax else 1 for i in range(a.ndim)))
-            self.weights = pos == idx
+            self.mask = pos == idx
         else:
-            mask = (a == m)
-            self.weights = mask / mask.sum(axis=axis, keepdims=True)
+            mask = a == m
+            if (nan_aware or first) and a.dtype.kind in "fc":
+                mask |= xp.isnan(a) & xp.isnan(m)
+            self.mask, self.count = mask, mask.sum(axis=axis, keepdims=True)
+        self.exact = first or nan_aware
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return m if keepdims else _drop_kept(m, axis)
 
     def backward(self, g):
         if not self.keepdims:
             g = g.reshape(_kept_shape(self.shape, self.axis))
-        return g * _const(self.weights.astype(g.dtype, copy=False))
+        if self.count is not None:
+            g = g / _const(self.count.astype(g.dtype))
+        if self.exact:
+            return _masked(g.expand(self.shape), self.mask)
+        return g * _const(self.mask.astype(g.dtype, copy=False))
 
 
 class Expand(Function):

@@ -353,7 +353,10 @@ class Tensor:
             return self._inplace_recorded("clamp_", lambda t: t.clip(min, max))
         if min is None and max is None:
             raise ValueError("clamp_: give min, max or both")
-        xp_of(self._data).clip(self._data, min, max, out=self._data)
+        if self._data.dtype.kind == "f":          # PyTorch's clamp: x itself at a bound (-0.0 kept), as clamp()
+            O._clamp(self._data, min, max, out=self._data)
+        else:
+            xp_of(self._data).clip(self._data, min, max, out=self._data)
         function.bump_version(self._data, "clamp_")
         return self
 
@@ -709,7 +712,7 @@ class Tensor:
         if d is None:
             if self._data.size == 0:
                 raise RuntimeError(f"{op}(): the tensor is empty (shape {self.shape}); give a dim of non-zero size")
-            return O.Max.apply(self, axis=None, keepdims=False, sign=sign)
+            return O.Max.apply(self, axis=None, keepdims=False, sign=sign, nan_aware=True)
         if not isinstance(d, numbers.Integral):
             raise TypeError(f"{op}: dim must be an int, got {d!r}; amax/amin reduce over several dims")
         kd = _kd(keepdim, keepdims)
@@ -932,8 +935,17 @@ class Tensor:
         return E.LogAddExp.apply(self._float(), other._float())
 
     def lerp(self, end, weight):
-        """self + weight * (end - self); weight a number or a Tensor (broadcasting)."""
-        return self + (self._lift(end) - self) * weight
+        """self + weight * (end - self), as torch.lerp computes it (elementwise.Lerp); weight a number or a Tensor
+        (broadcasting)."""
+        a, b = _operands(self, end, "lerp")
+        if isinstance(weight, Tensor):
+            a, w = _operands(a, weight, "lerp")
+            if b._data.dtype != a._data.dtype:
+                b = b.astype(a.dtype)
+            return E.Lerp.apply(a._float(), b._float(), w._float())
+        if _scalar(weight) is None:
+            raise TypeError(f"lerp: weight must be a number or a Tensor, got {type(weight).__name__}")
+        return E.Lerp.apply(a._float(), b._float(), weight=float(weight))
 
     def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         return R.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)

@@ -139,7 +139,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         s = (input * input).sum(axis=dim, keepdims=True)
     else:
         s = (input.abs() ** p).sum(axis=dim, keepdims=True)
-    pos = s.data > 0
+    pos = ~(s.data <= 0)                      # (and nan: a nan in the vector makes it all nan, as in PyTorch)
     safe = _where(pos, s, _const_like(xp.ones((), d.dtype), input))     # no inf gradient at a zero vector
     norm = safe.sqrt() if p == 2 else safe ** (1.0 / p)
     norm = _where(pos, norm, _const_like(xp.zeros((), d.dtype), input))
