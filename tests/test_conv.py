@@ -1,6 +1,9 @@
 """Tests for tinygrad_lite/conv.py: conv2d, max/avg/adaptive pooling and dropout2d against PyTorch
 (values and gradients, float64), gradients against finite differences under hypothesis over random
 shapes, strides, paddings and dilations, second-order gradients (create_graph), dtypes, devices, errors."""
+import importlib.util
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -97,6 +100,37 @@ def test_max_pool2d_propagates_nan_like_torch():
     x[0, 0, 0, 0] = np.nan
     y = F.max_pool2d(tl.Tensor(x), 2).numpy()
     assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("kernel,stride,layout", [(2, 2, "nchw"), (2, 2, "channels_last"), (3, 1, "nchw"),
+                                                  (3, 2, "channels_last")])
+@pytest.mark.parametrize("upstream", [np.inf, -np.inf, np.nan])
+def test_max_pool2d_gradient_is_exactly_zero_off_the_argmax_under_a_non_finite_upstream(kernel, stride, layout,
+                                                                                       upstream):
+    """PyTorch scatters the upstream gradient to each window's argmax and leaves 0 elsewhere, also when that
+    gradient is inf or nan (a product g * mask would give nan there: inf * 0), silently."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    xs = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if layout == "channels_last" else x
+    t = tl.Tensor(xs, requires_grad=True)
+    y = F.max_pool2d(t, kernel, stride)
+    g = np.full(y.shape, upstream, np.float32)
+    g[:, :, 0, 0] = 1.0                                  # some finite entries too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # and no NumPy "invalid value" warning
+        y.backward(tl.Tensor(g))
+    ours = t.grad.numpy()
+    argmax = np.zeros(x.shape, bool)                     # every position some window takes its maximum from
+    win = np.lib.stride_tricks.sliding_window_view(x, (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
+    flat = win.reshape(*win.shape[:4], -1).argmax(-1)
+    for n, c, i, j in np.ndindex(flat.shape):
+        argmax[n, c, i * stride + flat[n, c, i, j] // kernel, j * stride + flat[n, c, i, j] % kernel] = True
+    assert (ours[~argmax] == 0).all() and not np.signbit(ours[~argmax]).any()
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+        tt = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.max_pool2d(tt, kernel, stride).backward(torch.from_numpy(g))
+        np.testing.assert_array_equal(ours, tt.grad.numpy())
 
 
 # --------------------------------------------------------------------------- finite differences

@@ -729,7 +729,8 @@ def test_optimizer_load_state_dict_refuses_bad_state_arrays():
     o, g = _adam_sd()
     z = np.zeros(2, np.float32)
     cases = [(_entry(exp_avg=[0.0, 0.0]), "optimizer.state.0.exp_avg: expected an array of shape (2,), got list"),
-             (_entry(exp_avg=memoryview(z)), "optimizer.state.0.exp_avg: expected an array of shape (2,), got memoryview"),
+             (_entry(exp_avg=memoryview(z)),
+              "optimizer.state.0.exp_avg: expected an array of shape (2,), got memoryview"),
              (_entry(exp_avg=np.zeros(3, np.float32)), "optimizer.state.0.exp_avg: has shape (3,), the parameter (2,)"),
              (_entry(exp_avg=np.zeros(2, np.int64)),
               "optimizer.state.0.exp_avg: has dtype int64, expected a floating dtype like the parameter's float32"),
@@ -934,6 +935,68 @@ def test_rmsprop_boundary_hyperparameters_match_torch():
         p, tp = nn.Parameter(np.ones(3, np.float32)), torch.nn.Parameter(torch.ones(3))
         o, to = optim.RMSprop([p], lr=0.01, **kw), torch.optim.RMSprop([tp], lr=0.01, **kw)
         for gv in ([1.0, -2.0, 0.5], [0.5, 0.5, -1.0]):
+            p.grad, tp.grad = tl.Tensor(np.array(gv, np.float32)), torch.tensor(gv)
+            o.step()
+            to.step()
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, weight_decay=0.5)),
+                                     ("Adam", dict(lr=0.1))])
+def test_optimizer_step_after_the_parameter_data_is_replaced_matches_torch(name, kw):
+    """p.data = a new array of another shape (as torch allows with p.data = ...): the next steps update the new
+    data like torch's optimizer (a fresh optimizer for torch, whose state would not fit either)."""
+    torch = _torch()
+    p = nn.Parameter(np.zeros((2, 3), np.float32))
+    o = getattr(optim, name)([p], **kw)
+    p.grad = tl.ones(2, 3)
+    o.step()
+    if name == "Adam":
+        o.state = {}                                 # its moments were shaped like the old data
+    a = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
+    p.data = a.copy()
+    tp = torch.nn.Parameter(torch.tensor(a))
+    to = getattr(torch.optim, name)([tp], **kw)
+    for gv in (np.linspace(-1, 1, 12), np.linspace(2, 0, 12)):
+        g = gv.reshape(4, 3).astype(np.float32)
+        p.grad, tp.grad = tl.Tensor(g), torch.tensor(g)
+        o.step()
+        to.step()
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_optimizer_step_stamps_the_parameter_so_a_stale_graph_refuses_backward():
+    """A graph recorded before a step reads the old weights: its backward raises (as PyTorch's version
+    counter does), after every step and also after p.data was replaced by a new array."""
+    x = tl.Tensor(np.ones(3, np.float32))
+    p = nn.Parameter(np.ones(3, np.float32))
+    o = optim.SGD([p], lr=0.1)
+    msg = r"^one of the variables needed for gradient computation has been modified by an inplace operation: .* " \
+          r"was changed by optimizer\.step after"
+    for replace in (False, False, True):
+        if replace:
+            p.data = np.full(3, 2.0, np.float32)
+        p.grad = tl.ones(3)
+        o.step()                                     # (the first step: before any graph)
+        y = (p * x).sum()                            # recorded with the current weights
+        p.grad = tl.ones(3)
+        o.step()
+        with pytest.raises(RuntimeError, match=msg):
+            y.backward()
+    y = (p * x).sum()                                # recorded after the last step: fine
+    p.grad = None
+    y.backward()
+    np.testing.assert_array_equal(p.grad.numpy(), x.numpy())
+
+
+def test_sgd_with_dampening_one_matches_torch():
+    """dampening=1: after the first step the momentum buffer only decays (buf = momentum * buf + 0 * g)."""
+    torch = _torch()
+    for damp in (1.0, 0.0, 0.25):
+        p, tp = nn.Parameter(np.ones(3, np.float32)), torch.nn.Parameter(torch.ones(3))
+        o = optim.SGD([p], lr=0.1, momentum=0.9, dampening=damp)
+        to = torch.optim.SGD([tp], lr=0.1, momentum=0.9, dampening=damp)
+        for gv in ([1.0, -2.0, 0.5], [0.5, 0.5, -1.0], [2.0, 0.0, 1.0]):
             p.grad, tp.grad = tl.Tensor(np.array(gv, np.float32)), torch.tensor(gv)
             o.step()
             to.step()

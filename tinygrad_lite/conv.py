@@ -27,6 +27,7 @@ import numpy as np
 
 from .backend import cache_slices, capturing, rng, windows2d, xp_of
 from .function import Function
+from .ops import _INT_OF, _select
 from .tensor import Tensor, _check_same_device
 
 
@@ -442,13 +443,14 @@ class WindowScatter(Function):
         hit = _new(xp, idx.shape, bool, order)
         for s in cache_slices(out):       # a few images at a time: their idx, g and out stay in the cache
             g_s, idx_s, hit_s = g[s], idx[s], hit[s]
+            g_i = g_s.view(_INT_OF[g.dtype.itemsize]) if disjoint else None
             for k in range(kernel[0] * kernel[1]):
                 at = out[(s,) + (slice(None),) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
                 xp.equal(idx_s, k, out=hit_s)
-                if disjoint:                              # windows don't overlap: each element written once
-                    xp.multiply(g_s, hit_s, out=at)
-                else:
-                    at += g_s * hit_s
+                if disjoint:                              # windows don't overlap: each element written once,
+                    xp.multiply(g_i, hit_s, out=at.view(g_i.dtype))   # g's bits times hit: exactly 0 off the
+                else:                                     # argmax also where g is inf or nan (as PyTorch; see _select)
+                    at += _select(g_s, hit_s)
         return _crop(out, padding, (h, w))
 
     def backward(self, gg):
