@@ -328,3 +328,13 @@ def test_ignored_labels_with_a_single_class_as_torch(name):
         out = getattr(F, name)(tl.Tensor(x), t, reduction=reduction)
         ref = getattr(torch.nn.functional, name)(torch.tensor(x), torch.tensor(t), reduction=reduction)
         np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_cross_entropy_refuses_the_legacy_arguments_naming_the_op():
+    x = tl.Tensor(LOGP)
+    legacy = ("cross_entropy: size_average and reduce are deprecated in PyTorch and not supported here; "
+              "use reduction='mean' | 'sum' | 'none'")
+    for kw in (dict(size_average=True), dict(size_average=False), dict(reduce=True), dict(reduce=False),
+               dict(size_average=True, reduce=True)):
+        _raises(TypeError, legacy, F.cross_entropy, x, LABELS, **kw)
+    assert F.cross_entropy(x, LABELS, size_average=None, reduce=None).shape == ()

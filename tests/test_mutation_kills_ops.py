@@ -797,3 +797,25 @@ def test_cross_entropy_class_weight_without_ignored_labels_matches_torch(reducti
         assert out.dtype == np.float32
         np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_cross_entropy_mean_over_nothing_is_a_silent_nan_as_torch():
+    """'mean' with no label counted (an empty batch, every label ignored, or every label's class weight 0 with
+    label smoothing): nan, with no NumPy warning, as torch."""
+    torch = torch_or_skip()
+    x = np.random.default_rng(0).standard_normal((3, 3)).astype(np.float32)
+    w = np.array([0.0, 1.0, 1.0], np.float32)
+    cases = [(np.zeros((0, 3), np.float32), np.zeros(0, np.int64), {}),
+             (x, np.array([-100, -100, -100]), {}),
+             (x, np.array([-100, -100, -100]), dict(weight=w)),
+             (x, np.array([0, 0, 0]), dict(weight=w)),
+             (x, np.array([0, 0, 0]), dict(weight=w, label_smoothing=0.1)),
+             (x, np.array([0, -100, 0]), dict(weight=w, label_smoothing=0.3))]
+    for xs, t, kw in cases:
+        tkw = {k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()}
+        ref = torch.nn.functional.cross_entropy(torch.tensor(xs), torch.tensor(t), **tkw)
+        assert torch.isnan(ref), kw
+        with np.errstate(all="warn"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = F.cross_entropy(tl.Tensor(xs), t, **kw)
+        assert out.shape == () and out.dtype == np.float32 and np.isnan(out.item()), kw

@@ -780,7 +780,9 @@ class CrossEntropy(Function):
             if isinstance(denom, int):
                 return xp.asarray(nll.sum(dtype=x.dtype) / x.dtype.type(denom) if n else x.dtype.type(np.nan))
             with np.errstate(invalid="ignore", divide="ignore"):   # all labels ignored: nan, as PyTorch
-                return xp.asarray(nll.sum(dtype=x.dtype) / denom)
+                out = nll.sum(dtype=x.dtype) / denom
+            # (also where the labels' weights are all 0 but label smoothing gave a sum: nan, not inf, as there)
+            return xp.where(denom == 0, x.dtype.type(np.nan), out)
         if reduction == "sum":
             return xp.asarray(nll.sum(dtype=x.dtype))
         return nll
