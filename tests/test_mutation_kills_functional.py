@@ -338,3 +338,68 @@ def test_cross_entropy_refuses_the_legacy_arguments_naming_the_op():
                dict(size_average=True, reduce=True)):
         _raises(TypeError, legacy, F.cross_entropy, x, LABELS, **kw)
     assert F.cross_entropy(x, LABELS, size_average=None, reduce=None).shape == ()
+
+
+def test_cross_entropy_target_changed_in_place_before_backward_raises_as_torch():
+    torch = _torch()
+    x = np.random.default_rng(7).standard_normal((3, 4)).astype(np.float32)
+    for kind in ("labels", "probabilities"):
+        t = tl.Tensor(np.array([0, 1, 2])) if kind == "labels" else tl.Tensor(np.full((3, 4), 0.25, np.float32))
+        tt = torch.tensor(t.numpy())
+        xx, tx = tl.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, ref = F.cross_entropy(xx, t), torch.nn.functional.cross_entropy(tx, tt)
+        t.mul_(2)
+        tt.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            ref.backward()
+        with pytest.raises(RuntimeError, match=r"^one of the variables needed for gradient computation has been "
+                           r"modified by an inplace operation: the target of CrossEntropy"):
+            out.backward()
+
+
+def test_cross_entropy_of_one_sample_keeps_weight_smoothing_and_target_gradient_as_torch():
+    torch = _torch()
+    x = np.array([0.3, -1.2, 2.0, 0.5], np.float32)
+    p = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    for kw in (dict(weight=CW), dict(label_smoothing=0.25), dict(weight=CW, label_smoothing=0.1)):
+        tkw = {k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()}
+        for reduction in ("sum", "none", "mean"):
+            out = F.cross_entropy(tl.Tensor(x), np.array(2), reduction=reduction, **kw)
+            ref = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(2), reduction=reduction, **tkw)
+            assert out.shape == ()
+            np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-6)
+    xx, pp = tl.Tensor(x, requires_grad=True), tl.Tensor(p, requires_grad=True)    # a probability target
+    F.cross_entropy(xx, pp, label_smoothing=0.1).backward()
+    tx, tp = torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True)
+    torch.nn.functional.cross_entropy(tx, tp, label_smoothing=0.1).backward()
+    np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(pp.grad.numpy(), tp.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_errors_name_the_op():
+    x = tl.Tensor(LOGP)
+    _raises(ValueError, "cross_entropy: weight must have shape (4,) for input of shape (5, 4), got (3,)",
+            F.cross_entropy, x, LABELS, weight=np.ones(3, dtype=np.float32))
+    _raises(IndexError, "cross_entropy: label 4 is outside [0, 4) for input of shape (5, 4) (and is not "
+            "ignore_index=-100)", F.cross_entropy, x, np.array([0, 4, 1, 3, 2]))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 3, 2, 5), (3, 4)])
+def test_cross_entropy_spatial_probability_targets_as_torch(shape):
+    # (N, C, d1, ...) logits with class probabilities along dim 1 (a constant target: the NumPy path)
+    torch = _torch()
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape).astype(np.float32)
+    p = rng.random(shape).astype(np.float32)
+    p /= p.sum(axis=1, keepdims=True)
+    for reduction in ("mean", "sum", "none"):
+        for ls in (0.0, 0.2):
+            xx = tl.Tensor(x, requires_grad=True)
+            out = F.cross_entropy(xx, p, reduction=reduction, label_smoothing=ls)
+            out.sum().backward()
+            tx = torch.tensor(x, requires_grad=True)
+            ref = torch.nn.functional.cross_entropy(tx, torch.tensor(p), reduction=reduction, label_smoothing=ls)
+            ref.sum().backward()
+            assert out.shape == tuple(ref.shape)
+            np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -749,6 +749,7 @@ class CrossEntropy(Function):
         lse = xp.log(s).reshape(n)                # logsumexp(z) per row; log p = z - lse
         ls = label_smoothing
         self.weight, self.ignore, self.ls, self.reduction = weight, ignore, ls, reduction
+        self.target = target                      # (the labels or probabilities: backward reads them)
         self.rows = None                          # per-row weights of the labels (None: all 1)
         if target.ndim == 1:                      # class labels: nll = lse - z[label]
             self.labels = (xp.arange(n), target)
@@ -810,10 +811,10 @@ class CrossEntropy(Function):
         return g
 
     def backward(self, g):
-        if self.weight is not None:               # the class weight (the caller's memory) changed in place since
-            e = _stamp(self.weight)               # forward: PyTorch's error, not a gradient for other weights
+        for what in ("weight", "target"):         # the caller's memory changed in place since forward: PyTorch's
+            e = _stamp(getattr(self, what))       # error, not a gradient for other weights / targets
             if e is not None and e[0] > self._epoch:
-                _raise_modified(self, "weight", self.weight, e)
+                _raise_modified(self, what, getattr(self, what), e)
         x = self.inputs[0]                        # (the target is an input only when it requires grad)
         target = self.inputs[1] if len(self.inputs) > 1 else None
         n, c = x.shape
