@@ -819,3 +819,23 @@ def test_cross_entropy_mean_over_nothing_is_a_silent_nan_as_torch():
             warnings.simplefilter("error")
             out = F.cross_entropy(tl.Tensor(xs), t, **kw)
         assert out.shape == () and out.dtype == np.float32 and np.isnan(out.item()), kw
+
+
+def test_gradients_are_plain_arrays_that_do_not_require_grad():
+    """A leaf's .grad from the array path of backward: requires_grad False (not None), its data an ndarray even
+    for a 0-d leaf (NumPy gives scalars for 0-d results), so in-place ops on it work, as on torch's .grad."""
+    x = tl.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    w = tl.Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    b = tl.Tensor(np.zeros(4, np.float32), requires_grad=True)
+    F.linear(x, w, b).sum().backward()
+    for t in (x, w, b):
+        assert t.grad.requires_grad is False and t.grad.dtype == np.float32
+    for name, f in [("relu", lambda v: v.relu()), ("abs", lambda v: v.abs()), ("prod", lambda v: v.prod()),
+                    ("clamp", lambda v: v.clamp(0, 1)), ("mul", lambda v: v * v)]:
+        s = tl.Tensor(np.float32(0.5), requires_grad=True)
+        f(s).backward()
+        assert isinstance(s.grad.data, np.ndarray) and s.grad.shape == (), name
+        assert s.grad.requires_grad is False
+        before = s.grad.item()
+        s.grad.mul_(2)
+        assert s.grad.item() == 2 * before
