@@ -6,6 +6,7 @@ double-backward Hessian-vector product) equal PyTorch's, at exactly the ties, ki
 has a convention; engine behaviour (who gets a .grad, retain_grad, failed backward); error types and
 messages naming the op. Comparisons with PyTorch skip cleanly where it is not installed (tests/parity.py).
 """
+import re
 import warnings
 
 import numpy as np
@@ -839,3 +840,21 @@ def test_gradients_are_plain_arrays_that_do_not_require_grad():
         before = s.grad.item()
         s.grad.mul_(2)
         assert s.grad.item() == 2 * before
+
+
+def test_axis_arguments_are_ints_and_out_of_range_messages_count_the_dimensions():
+    x1, x2 = tl.ones(3), tl.ones(2, 3)
+
+    def raises(err, msg, fn):
+        with pytest.raises(err, match="^" + re.escape(msg) + "$"):
+            fn()
+    raises(TypeError, "unsqueeze: axis must be an int, got bool True", lambda: x2.unsqueeze(True))
+    raises(TypeError, "unsqueeze: axis must be an int, got float 2.0", lambda: x1.unsqueeze(2.0))
+    raises(TypeError, "softmax: axis must be an int, got str 'a'", lambda: x1.softmax("a"))
+    raises(IndexError, "unsqueeze: axis 5 is out of range for a tensor with 1 dimension (expected -2 to 1)",
+           lambda: x1.unsqueeze(5))
+    raises(IndexError, "squeeze: axis 1 is out of range for a tensor with 1 dimension (expected -1 to 0)",
+           lambda: x1.squeeze(1))
+    raises(IndexError, "softmax: axis 2 is out of range for a tensor with 2 dimensions (expected -2 to 1)",
+           lambda: x2.softmax(2))
+    assert x2.unsqueeze(np.int64(1)).shape == (2, 1, 3) and x1.softmax(np.int32(0)).shape == (3,)
