@@ -514,3 +514,21 @@ def test_pooling_errors():
         F.dropout2d(tl.ones(2, 3), 0.5)
     with pytest.raises(TypeError, match="floating point"):
         F.max_pool2d(tl.Tensor(np.ones((1, 1, 4, 4), np.int64)), 2)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_channels_last_input_is_channels_last_at_any_batch_size(n):
+    """A channels-last input takes the channels-last path also for a single image (whose batch axis, of
+    length 1, has no meaningful stride): its input gradient comes back channels-last, the same values as for
+    the C-order copy of the input."""
+    from tinygrad_lite.conv import CHANNELS_LAST, _order
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, 3, 6, 6)).astype(np.float32)
+    w = tl.Tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    grads = []
+    for xs in (np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2), x):
+        t = tl.Tensor(xs, requires_grad=True)
+        F.conv2d(t, w, padding=1).sum().backward()
+        grads.append(t.grad.numpy())
+    assert _order(grads[0]) == CHANNELS_LAST and _order(grads[1]) == (0, 1, 2, 3)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)

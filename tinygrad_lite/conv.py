@@ -78,12 +78,18 @@ def _slices(i, j, out_hw, stride, dilation):
     return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
+_LAYOUTS = ((0, 1, 2, 3), (0, 2, 3, 1), (1, 0, 2, 3))     # C-order, channels-last, channel-major
+
+
 def _order(a):
     """The axes of the (N, C, H, W) array a from the outermost in memory to the innermost (NumPy's order
-    'K'): (0, 1, 2, 3) C-contiguous, (1, 0, 2, 3) channel-major (conv2d's outputs), (0, 2, 3, 1)
-    channels-last. Axes of length 1 count as innermost, so equal layouts compare equal."""
-    if a.flags.c_contiguous:
-        return (0, 1, 2, 3)
+    'K'): (0, 1, 2, 3) C-contiguous, (0, 2, 3, 1) channels-last (conv2d's outputs), (1, 0, 2, 3)
+    channel-major; the first of these that a is contiguous in (the strides of length-1 axes don't count, so a
+    single image stored channels-last is channels-last too), else the axes sorted by stride (length-1 axes
+    innermost)."""
+    for order in _LAYOUTS:
+        if a.transpose(order).flags.c_contiguous:
+            return order
     return tuple(sorted(range(4), key=lambda i: (-abs(a.strides[i]) if a.shape[i] > 1 else 1, i)))
 
 
