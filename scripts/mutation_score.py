@@ -4,11 +4,12 @@
     e.g. python scripts/mutation_score.py docs/mutation-survivors.md
 
 A record line starts with `killed...`, `equivalent` or `gpu-only` and names mutants as mutmut does, compressed:
-`xǁFooǁbar__mutmut_3,5,7-9` or `..` ranges (docs/mutation-survivors.md is the format). Prints a markdown table by
-module (the engine's functions in tensor.py are screened apart, see docs/testing.md): killed by mutmut (timeouts
-included unless a record says equivalent or GPU-only), survived, "no tests", and of those the ones a record kills,
-explains or marks GPU-only; score = (killed + killed by a new test) / (checked - equivalent). --unsorted lists the
-survivors no record mentions.
+`xǁFooǁbar__mutmut_3,5,7-9` or `..` ranges (docs/mutation-survivors.md is the format); a line starting
+`timeout-survived` names timeouts that survived a re-run without a time limit (counted as survivors).
+Prints a markdown table by module (the engine's functions in tensor.py are screened apart, see
+docs/testing.md): killed by mutmut (timeouts included unless a record says otherwise), survived, "no tests",
+and of those the ones a record kills, explains or marks GPU-only; score = (killed + killed by a new test) /
+(checked - equivalent). --unsorted lists the survivors no record sorts.
 """
 import glob
 import json
@@ -29,7 +30,8 @@ def records(paths):
         for line in open(path, encoding="utf-8"):
             low = line.lower().lstrip("-* ")
             kind = next((v for k, v in (("killed", "killed"), ("equivalent", "equivalent"), ("gpu-only", "gpu"),
-                                        ("gpu only", "gpu")) if low.startswith(k)), None)
+                                        ("gpu only", "gpu"), ("timeout-survived", "survived")) if low.startswith(k)),
+                        None)
             if kind is None:
                 continue
             for base, nums in PAT.findall(line):
@@ -55,13 +57,13 @@ def main(argv):
                 r["unchecked"] += 1
                 continue
             r["checked"] += 1
-            if code in KILLED and not (code != 1 and kind in ("equivalent", "gpu")):
+            if code in KILLED and not (code != 1 and kind in ("equivalent", "gpu", "survived")):
                 r["killed"] += 1
                 r["timeout"] += code != 1
                 continue
             r["no tests" if code == 33 else "survived"] += 1
-            r[{"killed": "new test", "equivalent": "equivalent", "gpu": "gpu-only", None: "unsorted"}[kind]] += 1
-            if kind is None:
+            r[{"killed": "new test", "equivalent": "equivalent", "gpu": "gpu-only"}.get(kind, "unsorted")] += 1
+            if kind in (None, "survived"):
                 unsorted.append(name)
     if unsorted_only:
         print("\n".join(unsorted))
@@ -76,7 +78,8 @@ def main(argv):
         print(f"| {mod} | " + " | ".join(f"{r[c]:,}" for c in COLS) +
               f" | {(r['killed'] + r['new test']) / den:.1%} |" if den else " | - |")
     den = total["checked"] - total["equivalent"]
-    print(f"\nscore {total['killed'] + total['new test']:,} / {den:,} = {(total['killed'] + total['new test']) / den:.1%}; "
+    kills = total["killed"] + total["new test"]
+    print(f"\nscore {kills:,} / {den:,} = {kills / den:.1%}; "
           f"with the {total['timeout']} timeouts counted as survivors: "
           f"{(total['killed'] - total['timeout'] + total['new test']) / den:.1%}")
     return 0
