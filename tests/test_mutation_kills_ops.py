@@ -868,6 +868,9 @@ def test_sum_of_float16_accumulates_in_float32_and_small_ints_give_int64_as_torc
         out = tl.Tensor(h).sum(axis=axis)
         assert out.dtype == np.float16
         np.testing.assert_array_equal(out.numpy(), ref.numpy())
+    out = tl.Tensor(h).sum(0, keepdim=True)
+    assert out.shape == (1, 2) and out.dtype == np.float16
+    np.testing.assert_array_equal(out.numpy(), torch.tensor(h).sum(0, keepdim=True).numpy())
     for dt in (np.int8, np.int16):
         a = np.full((3, 50), 100, dt)
         out = tl.Tensor(a).sum(axis=1)
