@@ -877,3 +877,11 @@ def test_sum_of_float16_accumulates_in_float32_and_small_ints_give_int64_as_torc
         ref = torch.tensor(a).sum(dim=1)
         assert out.dtype == np.int64 and str(ref.dtype) == "torch.int64"
         np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("axis,shown", [((0, True), "bool True"), ((0, 1.0), "float 1.0"), (True, "bool True"),
+                                        ("a", "str 'a'")])
+def test_reduction_axes_are_ints_or_tuples_of_ints(axis, shown):
+    msg = f"sum: axis must be an int or a tuple of ints, got {shown}"
+    with pytest.raises(TypeError, match="^" + re.escape(msg) + "$"):
+        tl.ones(2, 3).sum(axis=axis)
