@@ -885,3 +885,13 @@ def test_reduction_axes_are_ints_or_tuples_of_ints(axis, shown):
     msg = f"sum: axis must be an int or a tuple of ints, got {shown}"
     with pytest.raises(TypeError, match="^" + re.escape(msg) + "$"):
         tl.ones(2, 3).sum(axis=axis)
+
+
+def test_reduction_axis_of_a_0d_tensor_is_minus_1_or_0():
+    s = tl.Tensor(np.float32(2.5))
+    assert s.sum(axis=0).item() == 2.5 and s.sum(axis=-1).item() == 2.5
+    for a in (1, -2, (0, 1)):
+        bad = 1 if a == (0, 1) else a
+        with pytest.raises(IndexError, match="^" + re.escape(f"sum: axis {bad} is out of range for a 0-d tensor "
+                                                             "(expected -1 or 0)") + "$"):
+            s.sum(axis=a)
