@@ -858,3 +858,40 @@ def test_axis_arguments_are_ints_and_out_of_range_messages_count_the_dimensions(
     raises(IndexError, "softmax: axis 2 is out of range for a tensor with 2 dimensions (expected -2 to 1)",
            lambda: x2.softmax(2))
     assert x2.unsqueeze(np.int64(1)).shape == (2, 1, 3) and x1.softmax(np.int32(0)).shape == (3,)
+
+
+def test_sum_of_float16_accumulates_in_float32_and_small_ints_give_int64_as_torch():
+    torch = torch_or_skip()
+    h = np.full((4096, 2), 0.1, np.float16)
+    for axis in (0, None, (0, 1)):
+        ref = torch.tensor(h).sum(dim=axis) if axis is not None else torch.tensor(h).sum()
+        out = tl.Tensor(h).sum(axis=axis)
+        assert out.dtype == np.float16
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+    out = tl.Tensor(h).sum(0, keepdim=True)
+    assert out.shape == (1, 2) and out.dtype == np.float16
+    np.testing.assert_array_equal(out.numpy(), torch.tensor(h).sum(0, keepdim=True).numpy())
+    for dt in (np.int8, np.int16):
+        a = np.full((3, 50), 100, dt)
+        out = tl.Tensor(a).sum(axis=1)
+        ref = torch.tensor(a).sum(dim=1)
+        assert out.dtype == np.int64 and str(ref.dtype) == "torch.int64"
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("axis,shown", [((0, True), "bool True"), ((0, 1.0), "float 1.0"), (True, "bool True"),
+                                        ("a", "str 'a'")])
+def test_reduction_axes_are_ints_or_tuples_of_ints(axis, shown):
+    msg = f"sum: axis must be an int or a tuple of ints, got {shown}"
+    with pytest.raises(TypeError, match="^" + re.escape(msg) + "$"):
+        tl.ones(2, 3).sum(axis=axis)
+
+
+def test_reduction_axis_of_a_0d_tensor_is_minus_1_or_0():
+    s = tl.Tensor(np.float32(2.5))
+    assert s.sum(axis=0).item() == 2.5 and s.sum(axis=-1).item() == 2.5
+    for a in (1, -2, (0, 1)):
+        bad = 1 if a == (0, 1) else a
+        with pytest.raises(IndexError, match="^" + re.escape(f"sum: axis {bad} is out of range for a 0-d tensor "
+                                                             "(expected -1 or 0)") + "$"):
+            s.sum(axis=a)
