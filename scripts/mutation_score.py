@@ -1,6 +1,6 @@
 """The mutation score after triage (issue 17): mutmut's verdicts in mutants/ plus the survivor records.
 
-    python scripts/mutation_score.py [--unsorted] RECORD.md [RECORD.md ...]   # from the directory holding mutants/
+    python scripts/mutation_score.py [--unsorted | --unchecked] RECORD.md ...   # from the directory holding mutants/
     e.g. python scripts/mutation_score.py docs/mutation-survivors.md
 
 A record line starts with `killed...`, `equivalent` or `gpu-only` and names mutants as mutmut does, compressed:
@@ -9,7 +9,8 @@ A record line starts with `killed...`, `equivalent` or `gpu-only` and names muta
 Prints a markdown table by module (the engine's functions in tensor.py are screened apart, see
 docs/testing.md): killed by mutmut (timeouts included unless a record says otherwise), survived, "no tests",
 and of those the ones a record kills, explains or marks GPU-only; score = (killed + killed by a new test) /
-(checked - equivalent). --unsorted lists the survivors no record sorts.
+(checked - equivalent). --unsorted lists the survivors no record sorts; --unchecked the mutants without a verdict
+(what to name to resume a run: mutmut re-runs every mutant it is given by name, checked or not).
 """
 import glob
 import json
@@ -43,9 +44,9 @@ def records(paths):
 
 
 def main(argv):
-    unsorted_only = "--unsorted" in argv
-    cls = records([a for a in argv if a != "--unsorted"])
-    rows, unsorted = defaultdict(Counter), []
+    unsorted_only, unchecked_only = "--unsorted" in argv, "--unchecked" in argv
+    cls = records([a for a in argv if not a.startswith("--")])
+    rows, unsorted, unchecked = defaultdict(Counter), [], []
     for f in sorted(glob.glob("mutants/tinygrad_lite/**/*.meta", recursive=True)):
         if f.endswith("tensor.py.meta"):
             continue
@@ -55,6 +56,7 @@ def main(argv):
             r["generated"] += 1
             if code is None:
                 r["unchecked"] += 1
+                unchecked.append(name)
                 continue
             r["checked"] += 1
             if code in KILLED and not (code != 1 and kind in ("equivalent", "gpu", "survived")):
@@ -65,8 +67,8 @@ def main(argv):
             r[{"killed": "new test", "equivalent": "equivalent", "gpu": "gpu-only"}.get(kind, "unsorted")] += 1
             if kind in (None, "survived"):
                 unsorted.append(name)
-    if unsorted_only:
-        print("\n".join(unsorted))
+    if unsorted_only or unchecked_only:
+        print("\n".join(unsorted if unsorted_only else unchecked))
         return 0
     total = Counter()
     for r in rows.values():

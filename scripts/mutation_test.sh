@@ -9,14 +9,20 @@
 #   nice -n 10 bash scripts/mutation_test.sh [MUTANT_GLOB ...]   # default: every target below
 #   JOBS=2 ...                            # parallel test processes (default 1)
 #
-# mutmut copies the package and the tests to mutants/ (git-ignored) and keeps its results there, so an
-# interrupted run resumes where it stopped. `mutmut results` lists survivors; `mutmut show NAME` shows one.
+# mutmut copies the package and the tests to mutants/ (git-ignored) and keeps its results there. It re-runs every
+# mutant it is given by name, checked or not (the default globs below included), so to resume an interrupted run
+# name only the unchecked ones:  RESUME=1 bash scripts/mutation_test.sh  (scripts/mutation_score.py --unchecked;
+# the engine's mutants are screened apart, docs/testing.md). `mutmut results` lists survivors; `mutmut show NAME`
+# shows one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HYPOTHESIS_PROFILE=mutation MPLBACKEND=Agg
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1   # forked workers: no thread pools
 unset PYTHONPATH                      # the tests must import the mutated copy in mutants/, not this checkout
-if [ $# -eq 0 ]; then
+if [ -n "${RESUME:-}" ] && [ -d mutants ]; then
+  set -- $(python scripts/mutation_score.py --unchecked)
+  [ $# -gt 0 ] || { echo "every mutant has a verdict"; exit 0; }
+elif [ $# -eq 0 ]; then
   set -- "tinygrad_lite.ops.*" "tinygrad_lite.nn.functional.*" "tinygrad_lite.optim.*" "tinygrad_lite.elementwise.*" "tinygrad_lite.movement.*" "tinygrad_lite.reductions.*" "tinygrad_lite.conv.*" \
          "tinygrad_lite.tensor.x__run_backward*" "tinygrad_lite.tensor.x__pend*" \
          "tinygrad_lite.tensor.x__accumulate*" "tinygrad_lite.tensor.x__toposort*" \
