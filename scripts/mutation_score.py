@@ -7,7 +7,7 @@ A record line starts with `killed...`, `equivalent` or `gpu-only` and names muta
 `xǁFooǁbar__mutmut_3,5,7-9` or `..` ranges (docs/mutation-survivors.md is the format); a line starting
 `timeout-survived` names timeouts that survived a re-run without a time limit (counted as survivors).
 Prints a markdown table by module (the engine's functions in tensor.py are screened apart, see
-docs/testing.md): killed by mutmut (timeouts included unless a record says otherwise), survived, "no tests",
+docs/testing.md): killed by mutmut (timeouts included unless a record sorts them), survived, "no tests",
 and of those the ones a record kills, explains or marks GPU-only; score = (killed + killed by a new test) /
 (checked - equivalent). --unsorted lists the survivors no record sorts; --unchecked the mutants without a verdict
 (what to name to resume a run: mutmut re-runs every mutant it is given by name, checked or not).
@@ -59,9 +59,9 @@ def main(argv):
                 unchecked.append(name)
                 continue
             r["checked"] += 1
-            if code in KILLED and not (code != 1 and kind in ("equivalent", "gpu", "survived")):
+            if code in (1, 3) or (code in KILLED and kind is None):     # a failing test, or a timeout
                 r["killed"] += 1
-                r["timeout"] += code != 1
+                r["timeout"] += code not in (1, 3)
                 continue
             r["no tests" if code == 33 else "survived"] += 1
             r[{"killed": "new test", "equivalent": "equivalent", "gpu": "gpu-only"}.get(kind, "unsorted")] += 1

@@ -532,3 +532,19 @@ def test_a_channels_last_input_is_channels_last_at_any_batch_size(n):
         grads.append(t.grad.numpy())
     assert _order(grads[0]) == CHANNELS_LAST and _order(grads[1]) == (0, 1, 2, 3)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [(1, 2), (2, 1)])
+def test_max_pool2d_with_two_taps_sends_the_gradient_to_the_nan(kernel):
+    """A window of two taps whose first is nan: the max is nan and the gradient goes to the nan (PyTorch's rule:
+    a window's last nan wins), not to the other tap."""
+    x = np.array([[np.nan, 1.0], [2.0, 3.0]], np.float32)
+    x = (x if kernel == (1, 2) else x.T)[None, None]
+    t = tl.Tensor(x, requires_grad=True)
+    y = F.max_pool2d(t, kernel)
+    y.sum().backward()
+    expected = np.zeros_like(x)
+    expected[0, 0, 0, 0] = 1.0
+    expected[0, 0, 1, 1] = 1.0                           # the other window: its max, 3
+    np.testing.assert_array_equal(t.grad.numpy(), expected)
+    assert np.isnan(y.numpy()[0, 0, 0, 0])

@@ -403,3 +403,29 @@ def test_cross_entropy_spatial_probability_targets_as_torch(shape):
             assert out.shape == tuple(ref.shape)
             np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(xx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# =========================================================================== BCE argument handling (the run's timeouts)
+@pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_bce_takes_a_numpy_weight_and_a_list_target(fn):
+    """A weight given as an array and a target given as a list or array are converted like the input (same values
+    as with Tensors); a weight that does not broadcast and a target of another shape are errors naming the op."""
+    p = np.array([[0.2, 0.7], [0.9, 0.4]], np.float32)
+    t = [[0.0, 1.0], [1.0, 0.0]]
+    w = np.array([0.5, 2.0], np.float32)
+    ref = fn(tl.Tensor(p), tl.Tensor(np.array(t, np.float32)), weight=tl.Tensor(w), reduction="none").numpy()
+    for tt in (t, np.array(t, np.float32)):
+        got = fn(tl.Tensor(p), tt, weight=w, reduction="none")
+        assert got.dtype == tl.float32
+        np.testing.assert_array_equal(got.numpy(), ref)
+    np.testing.assert_array_equal(fn(tl.Tensor(p), t, weight=[0.5, 2.0], reduction="none").numpy(), ref)
+    name = fn.__name__
+    with pytest.raises(ValueError, match=re.escape(f"{name}: weight of shape (3,) does not broadcast to the input's "
+                                                   f"shape (2, 2)")):
+        fn(tl.Tensor(p), t, weight=np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=re.escape(f"{name}: target shape (3,) does not match input shape (2, 2)")):
+        fn(tl.Tensor(p), [0.0, 1.0, 1.0])
+    with pytest.raises(TypeError, match=f"^{name}: size_average and reduce are deprecated"):
+        fn(tl.Tensor(p), t, reduce=True)
+    with pytest.raises(TypeError, match=f"^{name}: size_average and reduce are deprecated"):
+        fn(tl.Tensor(p), t, size_average=False)
