@@ -1001,3 +1001,20 @@ def test_sgd_with_dampening_one_matches_torch():
             o.step()
             to.step()
         np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-6)
+
+
+def test_adam_keeps_betas_given_as_a_list_as_a_tuple_like_torch():
+    """torch.optim.Adam stores betas as a tuple whatever sequence it was given (param_groups, state_dict)."""
+    p = tl.zeros(2, requires_grad=True)
+    for opt in (optim.Adam, optim.AdamW):
+        betas = opt([p], betas=[0.8, 0.99]).param_groups[0]["betas"]
+        assert type(betas) is tuple and betas == (0.8, 0.99)
+
+
+def test_adam_keeps_betas_given_as_an_array_as_a_tuple_like_torch():
+    p = tl.zeros(2, requires_grad=True)
+    betas = optim.Adam([p], betas=np.array([0.8, 0.99])).param_groups[0]["betas"]
+    assert type(betas) is tuple and betas == (0.8, 0.99)
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    tb = torch.optim.Adam([torch.zeros(2, requires_grad=True)], betas=np.array([0.8, 0.99])).param_groups[0]["betas"]
+    assert type(tb) is tuple and tuple(float(b) for b in tb) == betas

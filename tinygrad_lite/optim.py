@@ -298,7 +298,7 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr=lr, betas=tuple(betas) if isinstance(betas, (list, tuple)) else betas,
+        super().__init__(params, lr=lr, betas=tuple(betas) if isinstance(betas, (list, tuple, np.ndarray)) else betas,
                          eps=eps, weight_decay=weight_decay)
 
     _state_spec = {"step": "count", "exp_avg": "param", "exp_avg_sq": "nonneg"}
