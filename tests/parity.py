@@ -7,6 +7,8 @@
   equals torch's.
 Skips cleanly where torch is not installed.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,12 @@ def torch_or_skip():
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
     torch.set_num_threads(1)   # tiny tensors: torch's thread pool only costs time on a busy 2-core machine
     return torch
+
+
+def raises_whole(err, msg, fn, *args, **kw):
+    """fn(*args, **kw) raises err whose whole message is msg (so a changed or wrapped message fails)."""
+    with pytest.raises(err, match="^" + re.escape(msg) + "$"):
+        fn(*args, **kw)
 
 
 def _np(t):

@@ -338,3 +338,17 @@ def test_sampler_equals_torch(n, R, shuffle, drop_last, monkeypatch):
         t.set_epoch(2)
         assert list(ours[r]) == list(t), (r, list(ours[r]), list(t))
         assert len(ours[r]) == len(t)
+
+
+def test_rank_exchange_encoding_is_json_with_arrays_and_no_pickle():
+    """What tl.distributed exchanges between ranks (layouts, RNG states with big ints and a GPU state array) goes
+    as JSON bytes, arrays as dtype/shape/hex: it round-trips exactly, and anything else is refused."""
+    import json
+    from tinygrad_lite import distributed as D
+    state = {"seed": None, "cpu": tl.backend.get_rng_state()["cpu"],
+             "gpu": np.arange(-5, 7, dtype=np.int8).reshape(3, 4)}
+    back = json.loads(json.dumps(state, default=D._json_array), object_hook=D._json_hook)
+    assert back["cpu"] == state["cpu"] and back["seed"] is None
+    assert back["gpu"].dtype == np.int8 and np.array_equal(back["gpu"], state["gpu"])
+    with pytest.raises(TypeError, match="cannot exchange a object"):
+        json.dumps({"x": object()}, default=D._json_array)

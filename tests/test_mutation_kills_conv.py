@@ -3,7 +3,6 @@ conv2d and pooling checked against PyTorch on the cases the existing tests misse
 asymmetric padding, the exact text of each error), and the memory layouts conv.py promises (an output and
 its gradients stored in the input's memory order, as PyTorch's memory formats propagate).
 docs/mutation-survivors.md lists which mutants each test kills."""
-import re
 
 import numpy as np
 import pytest
@@ -11,19 +10,8 @@ import pytest
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 
-TORCH_REASON = "PyTorch is not installed: the comparisons with torch are skipped"
+from parity import raises_whole as _raises, torch_or_skip as _torch
 
-
-def _torch():
-    torch = pytest.importorskip("torch", reason=TORCH_REASON)
-    torch.set_num_threads(1)
-    return torch
-
-
-def _raises(err, msg, fn, *args, **kw):
-    """fn(*args, **kw) raises err whose whole message is msg."""
-    with pytest.raises(err, match="^" + re.escape(msg) + "$"):
-        fn(*args, **kw)
 
 
 # =========================================================================== _geometry

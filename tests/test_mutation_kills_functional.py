@@ -14,19 +14,8 @@ import pytest
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
 
-TORCH_REASON = "PyTorch is not installed: the comparisons with torch are skipped"
+from parity import raises_whole as _raises, torch_or_skip as _torch
 
-
-def _torch():
-    torch = pytest.importorskip("torch", reason=TORCH_REASON)
-    torch.set_num_threads(1)
-    return torch
-
-
-def _raises(err, msg, fn, *args, **kw):
-    """fn(*args, **kw) raises err whose whole message is msg (so a changed or wrapped message fails)."""
-    with pytest.raises(err, match="^" + re.escape(msg) + "$"):
-        fn(*args, **kw)
 
 
 RNG = np.random.default_rng(17)

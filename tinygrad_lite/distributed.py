@@ -28,6 +28,7 @@ rank's traceback, so no other rank waits forever in a collective.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -198,13 +199,45 @@ def _array_of(x, name):
     return arr
 
 
+def _counts(w, n):
+    """Every rank's count n, in rank order (MPI's buffer interface: no pickle)."""
+    counts = np.empty(w.size, dtype=np.int64)
+    w.comm.Allgather(np.array([n], dtype=np.int64), counts)
+    return counts
+
+
+def _json_array(a):
+    if isinstance(a, np.ndarray):
+        return {"__ndarray__": [a.dtype.str, list(a.shape), np.ascontiguousarray(a).tobytes().hex()]}
+    raise TypeError(f"tl.distributed: cannot exchange a {type(a).__name__}")
+
+
+def _json_hook(d):
+    if "__ndarray__" in d:
+        dtype, shape, data = d["__ndarray__"]
+        return np.frombuffer(bytes.fromhex(data), dtype=np.dtype(dtype)).reshape(shape).copy()
+    return d
+
+
+def _allgather_json(w, value):
+    """Every rank's value (JSON data, NumPy arrays inside allowed), in rank order, on every rank. Sent as JSON
+    bytes through MPI's buffer interface: mpi4py's lowercase collectives would pickle, and nothing a rank
+    receives is ever unpickled. Tuples come back as lists."""
+    data = np.frombuffer(json.dumps(value, default=_json_array).encode(), dtype=np.uint8)
+    counts = _counts(w, data.size)
+    out = np.empty(int(counts.sum()), dtype=np.uint8)
+    w.comm.Allgatherv(data, [out, counts, np.concatenate([[0], np.cumsum(counts)[:-1]]), w.MPI.BYTE])
+    ends = np.cumsum(counts)
+    return [json.loads(out[e - c:e].tobytes(), object_hook=_json_hook) for c, e in zip(counts, ends)]
+
+
 def _agree(w, name, arr):
     """Exchange (shape, dtype, device) and raise the same clear error on every rank when they differ."""
-    mine = (tuple(arr.shape), np.dtype(arr.dtype).str, backend.device_of(arr))
-    everyone = w.comm.allgather(mine)            # a few bytes of metadata; the data never go through pickle
+    mine = [list(arr.shape), np.dtype(arr.dtype).str, backend.device_of(arr)]
+    everyone = _allgather_json(w, mine)         # a few bytes of metadata
     if all(e == mine for e in everyone):
         return
-    listing = "; ".join(f"rank {r}: shape {e[0]}, dtype {np.dtype(e[1])}, device {e[2]}"
+    listing = "; ".join(f"rank {r}: shape {tuple(e[0])}, dtype {np.dtype(e[1])}, device {e[2]}"
                         for r, e in enumerate(everyone))
     if len({e[2] for e in everyone}) > 1:
         raise DeviceError(f"tl.distributed.{name}: the ranks hold their tensors on different devices ({listing}); "
@@ -310,7 +343,7 @@ def all_gather(*args, check: bool = True):
 
 def _all_gather_v(w, arr):
     """Concatenate every rank's 1-D CPU array of any length, in rank order (for evaluate's predictions)."""
-    counts = np.array(w.comm.allgather(int(arr.size)), dtype=np.int64)
+    counts = _counts(w, int(arr.size))
     out = np.empty(int(counts.sum()), dtype=arr.dtype)
     displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
     from mpi4py.util.dtlib import from_numpy_dtype
@@ -422,15 +455,15 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "reductions", 0)
         object.__setattr__(self, "_broadcast_buffers", bool(broadcast_buffers) and bool(_buffers_of(module)))
         if w.comm is not None:
-            layout = [(n, tuple(p.data.shape), p.data.dtype.str, backend.device_of(p.data))
+            layout = [[n, list(p.data.shape), p.data.dtype.str, backend.device_of(p.data)]
                       for n, p in list(module.named_parameters()) + list(_named_buffers(module))]
-            everyone = w.comm.allgather(layout)
+            everyone = _allgather_json(w, layout)
             for r, other in enumerate(everyone):
                 if other != layout:
                     k = next(i for i in range(max(len(other), len(layout)))
                              if i >= min(len(other), len(layout)) or other[i] != layout[i])
-                    there = other[k] if k < len(other) else "no such parameter"
-                    here = layout[k] if k < len(layout) else "no such parameter"
+                    there, here = (f"({e[k][0]!r}, {tuple(e[k][1])}, {e[k][2]!r}, {e[k][3]!r})" if k < len(e)
+                                   else "no such parameter" for e in (other, layout))
                     raise DistributedError(
                         f"DistributedDataParallel: rank {r}'s model differs from rank {w.rank}'s at parameter "
                         f"{k}: {there} there, {here} here (name, shape, dtype, device); build the same model "
@@ -583,7 +616,7 @@ def rng_states():
     mine = backend.get_rng_state()
     if w.comm is None:
         return [mine]
-    return w.comm.allgather(mine)
+    return _allgather_json(w, mine)
 
 
 def save_checkpoint(path, model=None, optimizer=None, epoch=None, **extra):
