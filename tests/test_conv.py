@@ -284,18 +284,25 @@ def _stored(a, layout):
         return np.ascontiguousarray(a)
     if layout == "nhwc":                                   # channels-last, as conv2d's outputs
         return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    if layout == "cnhw":                                   # channel-major, as conv2d's outputs were
+    if layout == "cnhw":                                   # channel-major, as conv2d's outputs once were
         return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    if layout == "hwnc":                                   # spatial-major, as conv2d's outputs
+        return np.ascontiguousarray(a.transpose(2, 3, 0, 1)).transpose(2, 3, 0, 1)
     big = np.zeros(a.shape[:2] + (2 * a.shape[2], a.shape[3] + 1), a.dtype)   # "strided": no order at all
     big[:, :, ::2, 1:] = a
     return big[:, :, ::2, 1:]
 
 
-LAYOUTS = ["nchw", "nhwc", "cnhw", "strided"]
+LAYOUTS = ["nchw", "nhwc", "cnhw", "hwnc", "strided"]
 
 
 def _is_channels_last(a):
     return a.transpose(0, 2, 3, 1).flags.c_contiguous and not a.flags.c_contiguous
+
+
+def _is_spatial_major(a):
+    """Stored (H, W, N, C): conv2d's outputs, and what pooling and ReLU keep."""
+    return a.transpose(2, 3, 0, 1).flags.c_contiguous and not a.flags.c_contiguous
 
 
 def _compare_stored(tl_fn, torch_fn, arrays, layouts, up_layout, rng, tol=TIGHT):
@@ -328,6 +335,8 @@ def test_pooling_matches_torch_in_every_memory_layout(name, k, s, p, layout, up_
                               [rng.standard_normal((2, 3, 8, 7))], [layout], up_layout, rng)
     if layout == "nhwc":                  # pooling keeps channels-last: output, and gradient for the layer below
         assert _is_channels_last(y.data) and _is_channels_last(x.grad.data)
+    if layout == "hwnc":                  # and spatial-major (conv2d's outputs)
+        assert _is_spatial_major(y.data) and _is_spatial_major(x.grad.data)
 
 
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
@@ -373,9 +382,11 @@ def test_cache_slices_cover_the_batch_once():
 def test_conv2d_matches_torch_in_every_memory_layout(kw, layout, up_layout, rng):
     torch = _torch()
     arrays = [rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)]
-    _, y = _compare_stored(lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw), arrays,
-                           [layout, "nchw", None], up_layout, rng)
-    assert _is_channels_last(y.data)
+    (x, _, _), y = _compare_stored(lambda *a: F.conv2d(*a, **kw), lambda *a: torch.nn.functional.conv2d(*a, **kw),
+                                   arrays, [layout, "nchw", None], up_layout, rng)
+    assert _is_spatial_major(y.data)
+    if layout in ("nchw", "nhwc", "hwnc"):     # the input's gradient in the input's memory order, as PyTorch
+        assert _stored(x.grad.numpy(), layout).strides == x.grad.data.strides
 
 
 def test_conv_relu_pool_flatten_linear_matches_torch(rng):
@@ -392,9 +403,9 @@ def test_conv_relu_pool_flatten_linear_matches_torch(rng):
     _compare(lambda *a: net(F, *a), lambda *a: net(torch.nn.functional, *a), arrays, rng)
 
 
-def test_the_gradient_reaches_conv2d_channels_last(rng):
+def test_the_gradient_reaches_conv2d_spatial_major(rng):
     """The training path copies no gradient before the conv GEMMs: ReLU and max pooling hand conv2d's
-    output gradient back in the output's own channels-last order."""
+    output gradient back in the output's own spatial-major order."""
     x = tl.Tensor(rng.standard_normal((2, 1, 8, 8)).astype(np.float32))
     w = tl.Tensor(rng.standard_normal((3, 1, 3, 3)).astype(np.float32), requires_grad=True)
     b = tl.Tensor(np.zeros(3, np.float32), requires_grad=True)
@@ -403,9 +414,9 @@ def test_the_gradient_reaches_conv2d_channels_last(rng):
     r = y.relu()
     r.retain_grad()
     p = F.max_pool2d(r, 2)
-    assert _is_channels_last(y.data) and _is_channels_last(r.data) and _is_channels_last(p.data)
+    assert _is_spatial_major(y.data) and _is_spatial_major(r.data) and _is_spatial_major(p.data)
     (p.flatten(1) ** 2).sum().backward()
-    assert _is_channels_last(r.grad.data) and _is_channels_last(y.grad.data)
+    assert _is_spatial_major(r.grad.data) and _is_spatial_major(y.grad.data)
     assert w.grad.dtype == b.grad.dtype == np.float32
     assert not np.shares_memory(w.grad.data, b.grad.data)      # (both views of one GEMM's result before)
 

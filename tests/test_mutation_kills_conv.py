@@ -234,15 +234,15 @@ def test_conv2d_weight_and_bias_gradients_stay_float32(bias):
 
 
 def test_conv2d_of_a_conv2d_output_stays_float32():
-    """conv2d's output is stored channels-last, so a second conv2d takes the channels-last (taps-last) im2col
-    path: float32 in, float32 out, and gradients float32 as well."""
+    """conv2d's output is stored spatial-major, so a second conv2d takes the multi-channel im2col path on it
+    with no copy: float32 in, float32 out, and gradients float32 as well."""
     r = np.random.default_rng(0)
     x = tl.Tensor(r.standard_normal((2, 3, 7, 6)).astype(np.float32), requires_grad=True)
     w1 = tl.Tensor(r.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
     w2 = tl.Tensor(r.standard_normal((5, 4, 2, 2)).astype(np.float32), requires_grad=True)
     b2 = tl.Tensor(r.standard_normal(5).astype(np.float32), requires_grad=True)
     h = F.conv2d(x, w1)
-    assert _is_channels_last(h.data)
+    assert h.data.transpose(2, 3, 0, 1).flags.c_contiguous
     y = F.conv2d(h, w2, b2)
     assert h.dtype == y.dtype == np.float32
     y.sum().backward()

@@ -10,15 +10,18 @@ Function of this file and create_graph differentiates backward passes to any ord
     WindowGather / WindowScatter        max pooling (at the saved argmax) and its adjoint
 
 Convolution is one GEMM each way on im2col columns: the (padded) input copied once, tap by tap,
-into a (C*kh*kw, N*OH*OW) matrix that backward reuses for the weight gradient and releases with
+into a (kh*kw*C, OH*OW*N) matrix that backward reuses for the weight gradient and releases with
 the graph; pooling reads the windows as a strided view (backend.windows2d, no copy). Array code goes
 through the backend (windows2d, xp_of) so one definition serves NumPy and CuPy.
 
-Memory layout: conv2d's output is stored channels-last, (N, OH, OW, O) memory returned as the
-(N, O, OH, OW) view PyTorch's API shows (the GEMM writes it that way with no copy). ReLU and the other
-elementwise ops keep that order, pooling works in its input's order (channels innermost: contiguous
-runs) and gives its output and its gradient in it too, so the gradient that reaches the convolution is
-already the (N*OH*OW, O) matrix its weight-gradient GEMM takes. Any other layout is still right, only
+Memory layout: conv2d's output is stored spatial-major, (OH, OW, N, O) memory returned as the
+(N, O, OH, OW) view PyTorch's API shows (the GEMM writes it that way with no copy): the batch and the
+channels are the innermost axes, so every pooling tap, every im2col tap and every elementwise pass runs
+over contiguous blocks of N*C numbers (NumPy's inner loops are that long, not C = 30 long as they are
+channels-last). ReLU and the other elementwise ops keep that order, pooling works in its input's order
+and gives its output and its gradient in it too, so the gradient that reaches the convolution is already
+the (OH*OW*N, O) matrix its weight-gradient GEMM takes. An input in another order is copied into this one
+once (im2col); the gradient for it is handed back in its own order. Any other layout is still right, only
 slower: shapes and values are PyTorch's whatever the strides.
 """
 from __future__ import annotations
@@ -78,17 +81,24 @@ def _slices(i, j, out_hw, stride, dilation):
     return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
-_LAYOUTS = ((0, 1, 2, 3), (0, 2, 3, 1), (1, 0, 2, 3))     # C-order, channels-last, channel-major
+SPATIAL = (2, 3, 0, 1)           # the memory order of conv2d's outputs: (H, W, N, C) (see the module docstring)
+CHANNELS_LAST = (0, 2, 3, 1)
+_LAYOUTS = ((0, 1, 2, 3), CHANNELS_LAST, (1, 0, 2, 3), SPATIAL)     # C-order, channels-last, channel-major, spatial
+
+
+def _stored(a, order):
+    """Whether the (N, C, H, W) array a is stored contiguously in memory order `order` (see _order)."""
+    return a.transpose(order).flags.c_contiguous
 
 
 def _order(a):
     """The axes of the (N, C, H, W) array a from the outermost in memory to the innermost (NumPy's order
-    'K'): (0, 1, 2, 3) C-contiguous, (0, 2, 3, 1) channels-last (conv2d's outputs), (1, 0, 2, 3)
-    channel-major; the first of these that a is contiguous in (the strides of length-1 axes don't count, so a
+    'K'): (0, 1, 2, 3) C-contiguous, (0, 2, 3, 1) channels-last, (1, 0, 2, 3) channel-major, (2, 3, 0, 1)
+    spatial-major (conv2d's outputs); the first of these that a is contiguous in (the strides of length-1 axes don't count, so a
     single image stored channels-last is channels-last too), else the axes sorted by stride (length-1 axes
     innermost)."""
     for order in _LAYOUTS:
-        if a.transpose(order).flags.c_contiguous:
+        if _stored(a, order):
             return order
     return tuple(sorted(range(4), key=lambda i: (-abs(a.strides[i]) if a.shape[i] > 1 else 1, i)))
 
@@ -129,75 +139,71 @@ def _crop(a, padding, hw):
 
 
 def _matrix(g):
-    """g (N, O, OH, OW) as the (N*OH*OW, O) matrix the convolution's GEMMs take: a view (C- or F-ordered)
-    when g is stored channels-last (conv2d's outputs and the gradients pooling and ReLU give back) or
-    channel-major, (O, N, OH, OW) memory; a copy otherwise."""
-    o = g.shape[1]
-    t = g.transpose(0, 2, 3, 1)
-    if t.flags.c_contiguous:
-        return t.reshape(-1, o)
-    t = g.transpose(1, 0, 2, 3)
-    if t.flags.c_contiguous:
-        return t.reshape(o, -1).T
-    return xp_of(g).ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, o)
-
-
-CHANNELS_LAST = (0, 2, 3, 1)     # the memory order of conv2d's outputs (see _order)
+    """g (N, O, OH, OW) as the (OH*OW*N, O) matrix the convolution's GEMMs take (rows in the im2col columns'
+    (OH, OW, N) order): a view when g is stored spatial-major (conv2d's outputs and the gradients pooling and
+    ReLU give back), a copy otherwise."""
+    t = g.transpose(2, 3, 0, 1)
+    if not t.flags.c_contiguous:
+        t = xp_of(g).ascontiguousarray(t)
+    return t.reshape(-1, g.shape[1])
 
 
 def _im2col(x, kernel, stride, padding, dilation, ones=False):
-    """x (N, C, H, W) -> the columns (K, N*OH*OW), (OH, OW) and whether the K = C*kh*kw rows run in
-    (kh, kw, C) order. Row k holds what one kernel tap of one channel sees at every output position: one
-    strided copy of the windows, made in x's memory order. For x stored channels-last (conv2d's outputs)
-    that is the (N*OH*OW, K) matrix with K in (kh, kw, C) order, channels innermost, and the columns are its
-    transposed view; otherwise K runs (C, kh, kw), weight order. ones=True adds a last row of ones (the
-    bias's row: conv2d adds its bias inside the GEMM)."""
+    """x (N, C, H, W) -> the columns (K, OH*OW*N) and (OH, OW). Column m is output position (oh, ow, n) (in
+    that order: the GEMM then writes conv2d's output spatial-major) and row k what kernel tap (i, j) of channel
+    c sees there, the K = kh*kw*C rows in (kh, kw, C) order (_weight_matrix's). x is read spatial-major
+    (copied into that order first if it is stored otherwise), so each tap is one strided copy with the batch
+    and channels innermost: for C > 1 into the (OH*OW*N, K) matrix, whose transposed view the columns are;
+    for one channel straight into the columns. ones=True adds a last row of ones (the bias's row: conv2d adds
+    its bias inside the GEMM)."""
     xp = xp_of(x)
     n, c = x.shape[:2]
+    if not _stored(x, SPATIAL):
+        x = _reorder(x, SPATIAL)
     win = windows2d(_pad(x, padding), kernel, stride, dilation)         # (N, C, OH, OW, kh, kw), a view
     oh, ow = win.shape[2:4]
     k = c * kernel[0] * kernel[1]
-    if c > 1 and _order(x) == CHANNELS_LAST:
-        rows = xp.empty((n * oh * ow, k + bool(ones)), dtype=x.dtype)
-        rows[:, :k].reshape(n, oh, ow, *kernel, c)[...] = win.transpose(0, 2, 3, 4, 5, 1)
+    if c > 1:
+        rows = xp.empty((oh * ow * n, k + bool(ones)), dtype=x.dtype)
+        rows[:, :k].reshape(oh, ow, n, *kernel, c)[...] = win.transpose(2, 3, 0, 4, 5, 1)
         if ones:
             rows[:, k] = 1
-        return rows.T, (oh, ow), True
-    cols = xp.empty((k + bool(ones), n * oh * ow), dtype=x.dtype)
-    cols[:k].reshape(c, *kernel, n, oh, ow)[...] = win.transpose(1, 4, 5, 0, 2, 3)
+        return rows.T, (oh, ow)
+    cols = xp.empty((k + bool(ones), oh * ow * n), dtype=x.dtype)
+    cols[:k].reshape(*kernel, oh, ow, n)[...] = win[:, 0].transpose(3, 4, 1, 2, 0)
     if ones:
         cols[-1] = 1
-    return cols, (oh, ow), False
+    return cols, (oh, ow)
 
 
-def _weight_matrix(w, taps_last):
-    """w (O, C, kh, kw) as the (O, C*kh*kw) matrix whose columns run in the im2col rows' order."""
-    return (w.transpose(0, 2, 3, 1) if taps_last else w).reshape(w.shape[0], -1)
+def _weight_matrix(w):
+    """w (O, C, kh, kw) as the (O, kh*kw*C) matrix whose columns run in the im2col rows' order."""
+    return w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
 
 
 # ------------------------------------------------------------------ convolution
 class Conv2d(Function):
     """y = conv(x, w) + b: x (N, C, H, W), w (O, C, kh, kw), b (O,); one GEMM on the im2col columns (the
     bias too: a last column of the weight matrix against the columns' row of ones, which gives the bias's
-    gradient from the weight-gradient GEMM as well). y is stored channels-last: (N, OH, OW, O) memory seen
+    gradient from the weight-gradient GEMM as well). y is stored spatial-major: (OH, OW, N, O) memory seen
     as (N, O, OH, OW)."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-        o = w.shape[0]
-        cols, (oh, ow), self.taps_last = _im2col(x, w.shape[2:], stride, padding, dilation, ones=b is not None)
-        wm = _weight_matrix(w, self.taps_last)
+        n, o = x.shape[0], w.shape[0]
+        cols, (oh, ow) = _im2col(x, w.shape[2:], stride, padding, dilation, ones=b is not None)
+        wm = _weight_matrix(w)
         if b is not None:
-            wm = xp_of(w).concatenate((wm, b[:, None]), axis=1)       # (O, C*kh*kw + 1): [w | b]
-        y = cols.T @ wm.T                                                 # (N*OH*OW, O): the one GEMM
+            wm = xp_of(w).concatenate((wm, b[:, None]), axis=1)       # (O, K + 1): [w | b]
+        y = cols.T @ wm.T                                                 # (OH*OW*N, O): the one GEMM
         self.cols, self.geom = cols, dict(stride=stride, padding=padding, dilation=dilation)
-        return y.reshape(x.shape[0], oh, ow, o).transpose(0, 3, 1, 2)     # (N, O, OH, OW), a view
+        return y.reshape(oh, ow, n, o).transpose(2, 3, 0, 1)             # (N, O, OH, OW), a view
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
         b = self.inputs[2] if len(self.inputs) == 3 else None
-        gx = (ConvInputGrad.apply(g, w, x_shape=x.shape, channels_last=self.taps_last, **self.geom)
+        gx = (ConvInputGrad.apply(g, w, x_shape=x.shape, order=_order(x.data), **self.geom)
               if x.requires_grad else None)
-        cols = (self.cols, self.taps_last)
+        cols = self.cols
         if b is None:
             gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, cols=cols, **self.geom) if w.requires_grad else None
             return gx, gw
@@ -209,60 +215,49 @@ class Conv2d(Function):
 
 
 class ConvInputGrad(Function):
-    """The gradient of conv2d with respect to its input (a transposed convolution): the columns
-    w^T g, added back into the padded input's shape tap by tap (col2im), then cropped. channels_last=True
-    (the input was stored so) gives it channels-last, the columns' channels innermost in every add."""
+    """The gradient of conv2d with respect to its input (a transposed convolution): one GEMM per kernel tap,
+    each (OH*OW*N, C) product added into the padded input's shape where that tap read (col2im), then
+    cropped. Computed spatial-major (every add over contiguous runs of N*C) and handed back in memory order
+    `order` (the input's, as PyTorch gives a gradient in its input's memory format)."""
 
-    def forward(self, g, w, x_shape, stride, padding, dilation, channels_last=False):
+    def forward(self, g, w, x_shape, stride, padding, dilation, order=SPATIAL):
         xp = xp_of(g)
         n, o, oh, ow = g.shape
         _, c, kh, kw = w.shape
         self.x_shape = x_shape
-        self.geom = dict(stride=stride, padding=padding, dilation=dilation, channels_last=channels_last)
+        self.geom = dict(stride=stride, padding=padding, dilation=dilation)
         (ph, pw), (h, wd) = padding, x_shape[2:]
-        shape = (n, c, h + 2 * ph, wd + 2 * pw)
-        if channels_last:               # one GEMM per tap: each (N*OH*OW, C) product added as it comes
-            gm, wt = _matrix(g), xp.ascontiguousarray(w.transpose(2, 3, 0, 1))    # wt[i, j]: tap (i, j)'s (O, C)
-            out = _new(xp, shape, g.dtype, CHANNELS_LAST, fill=0)
-            for i in range(kh):
-                for j in range(kw):
-                    out[(Ellipsis,) + _slices(i, j, (oh, ow), stride, dilation)] += (gm @ wt[i, j]).reshape(
-                        n, oh, ow, c).transpose(0, 3, 1, 2)
-            return _crop(out, padding, (h, wd))
-        cols = (w.reshape(o, -1).T @ _matrix(g).T).reshape(c, kh, kw, n, oh, ow)
-        out = xp.zeros((c, n) + shape[2:], dtype=cols.dtype)
+        gm, wt = _matrix(g), xp.ascontiguousarray(w.transpose(2, 3, 0, 1))    # wt[i, j]: tap (i, j)'s (O, C)
+        out = _new(xp, (n, c, h + 2 * ph, wd + 2 * pw), g.dtype, SPATIAL, fill=0)
         for i in range(kh):
             for j in range(kw):
-                out[(slice(None), slice(None)) + _slices(i, j, (oh, ow), stride, dilation)] += cols[:, i, j]
-        return xp.ascontiguousarray(out.transpose(1, 0, 2, 3)[:, :, ph:ph + h, pw:pw + wd])
+                out[(Ellipsis,) + _slices(i, j, (oh, ow), stride, dilation)] += (gm @ wt[i, j]).reshape(
+                    oh, ow, n, c).transpose(2, 3, 0, 1)
+        out = _crop(out, padding, (h, wd))
+        return out if _stored(out, order) else _reorder(out, order)
 
     def backward(self, gg):
         g, w = self.inputs
-        geom = {k: v for k, v in self.geom.items() if k != "channels_last"}
-        dg = Conv2d.apply(gg, w, **geom) if g.requires_grad else None
-        dw = ConvWeightGrad.apply(gg, g, w_shape=w.shape, **geom) if w.requires_grad else None
+        dg = Conv2d.apply(gg, w, **self.geom) if g.requires_grad else None
+        dw = ConvWeightGrad.apply(gg, g, w_shape=w.shape, **self.geom) if w.requires_grad else None
         return dg, dw
 
 
 class ConvWeightGrad(Function):
-    """The gradient of conv2d with respect to its weight: (the im2col columns of x @ g as (N*OH*OW, O))^T,
+    """The gradient of conv2d with respect to its weight: (the im2col columns of x @ g as (OH*OW*N, O))^T,
     w-shaped. With bias=True the columns carry conv2d's row of ones and the result is the matrix
     (O, C*kh*kw + 1) = [weight gradient | bias gradient]: the bias's gradient from the same GEMM.
-    `cols`: conv2d's (columns, taps_last) of x, reused."""
+    `cols`: conv2d's columns of x, reused."""
 
     def forward(self, x, g, w_shape, stride, padding, dilation, bias=False, cols=None):
         self.geom, self.w_shape, self.bias = dict(stride=stride, padding=padding, dilation=dilation), w_shape, bias
         if cols is None:
-            cols, _, taps_last = _im2col(x, w_shape[2:], stride, padding, dilation, ones=bias)
-        else:
-            cols, taps_last = cols
-        self.taps_last = taps_last
-        m = (cols @ _matrix(g)).T                              # (O, K [+ 1]), K in the columns' order
+            cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation, ones=bias)
+        m = (cols @ _matrix(g)).T                              # (O, K [+ 1]), K in (kh, kw, C) order
         o, c, kh, kw = w_shape
         k = c * kh * kw
         gw = xp_of(g).empty((o, k + bool(bias)), dtype=m.dtype)
-        gw[:, :k].reshape(w_shape)[...] = m[:, :k].reshape(o, kh, kw, c).transpose(0, 3, 1, 2) if taps_last \
-            else m[:, :k].reshape(w_shape)
+        gw[:, :k].reshape(w_shape)[...] = m[:, :k].reshape(o, kh, kw, c).transpose(0, 3, 1, 2)
         if bias:
             gw[:, k] = m[:, k]
             return gw
@@ -273,7 +268,7 @@ class ConvWeightGrad(Function):
         b = ()
         if self.bias:                                   # u = [weight's part | bias's part]
             u, b = u[:, :-1].reshape(self.w_shape), (u[:, -1],)
-        dx = (ConvInputGrad.apply(g, u, x_shape=x.shape, channels_last=self.taps_last, **self.geom)
+        dx = (ConvInputGrad.apply(g, u, x_shape=x.shape, order=_order(x.data), **self.geom)
               if x.requires_grad else None)
         dg = Conv2d.apply(x, u, *b, **self.geom) if g.requires_grad else None
         return dx, dg
@@ -373,6 +368,12 @@ class WindowSpread(Function):
 
 
 # ------------------------------------------------------------------ pooling: the max of each window
+def _batch_slices(a):
+    """backend.cache_slices of a's batch axis where it is the outermost in memory; else one slice, the whole
+    array (spatial-major, the batch is inside every run: slicing it would only shorten the runs)."""
+    return cache_slices(a) if _order(a)[0] == 0 else [slice(None)]
+
+
 class WindowGather(Function):
     """Each window's element at the saved tap index `idx` (N, C, OH, OW): max pooling at its argmax."""
 
@@ -420,7 +421,7 @@ class MaxPool2d(WindowGather):
         itype = np.int8 if len(taps) < 128 else np.int32
         idx = _new(xp, best.shape, itype, order, fill=0 if len(taps) == 1 else None)
         miss = _new(xp, best.shape, bool, order)
-        for s in cache_slices(x):           # a few images at a time: the passes reuse them from the cache
+        for s in _batch_slices(x):          # a few images at a time: the passes reuse them from the cache
             _max_first([v[s] for v in taps], best[s], idx[s], miss[s])
         if len(taps) > 1 and (capturing() or xp.isnan(best).any()):   # PyTorch's kernel: a window's last NaN wins
             for k, v in enumerate(taps):
@@ -447,7 +448,7 @@ class WindowScatter(Function):
             g = _reorder(g, order)         # kh*kw strided writes below several times faster
         out = _new(xp, x_shape[:2] + (hp, wp), g.dtype, order, fill=None if tiled else 0)
         hit = _new(xp, idx.shape, bool, order)
-        for s in cache_slices(out):       # a few images at a time: their idx, g and out stay in the cache
+        for s in _batch_slices(out):      # a few images at a time: their idx, g and out stay in the cache
             g_s, idx_s, hit_s = g[s], idx[s], hit[s]
             g_i = g_s.view(_INT_OF[g.dtype.itemsize]) if disjoint else None
             for k in range(kernel[0] * kernel[1]):
