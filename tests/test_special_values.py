@@ -251,16 +251,34 @@ def test_documented_special_values(name):
         _same(g[checked], want[checked], f"{name} {what}", x[checked], zero_sign=(i == 0))
 
 
+def _stored_as(shape, dtype, layout):
+    """An uninitialised (N, C, H, W) array stored as `layout` says: "nhwc" channels-last, "hwnc" spatial-major
+    (conv2d's outputs), "nchw" C-order, "strided" every other column of a bigger array (not one dense block)."""
+    n, c, h, w = shape
+    if layout == "nhwc":
+        return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+    if layout == "hwnc":
+        return np.empty((h, w, n, c), dtype).transpose(2, 3, 0, 1)
+    if layout == "strided":
+        return np.empty((n, c, h, 2 * w), dtype)[..., ::2]
+    return np.empty(shape, dtype)
+
+
+# (3, 5, 6, 7): small, NumPy's maximum with a scalar 0; (5, 7, 60, 67): 140,700 elements, more than two of
+# _clamp_chunks' chunks and a remainder: the maximum against an array of zeros, chunk by chunk, with the mask
+@pytest.mark.parametrize("shape,layout", [((3, 5, 6, 7), "nhwc"), ((5, 7, 60, 67), "nhwc"), ((5, 7, 60, 67), "hwnc"),
+                                          ((5, 7, 60, 67), "nchw"), ((5, 7, 60, 67), "strided")])
 @pytest.mark.parametrize("exact_path", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_is_bit_exact_on_a_channels_last_batch(dtype, exact_path, monkeypatch):
+def test_relu_is_bit_exact_on_a_batch_in_every_layout(dtype, exact_path, shape, layout, monkeypatch):
     """torch.relu's rule to the bit (0 where x < 0, else x: -0.0 and nan kept) and threshold_backward's (g where
-    out > 0 or nan, else +0.0 even where g is inf or nan), on a conv2d-like output stored channels-last, through
-    NumPy's maximum (where it keeps x on a tie: x86) and through the exact select used elsewhere (forced here)."""
+    out > 0 or nan, else +0.0 even where g is inf or nan), on a conv2d-like output in each memory layout, small and
+    big (the chunked path), through NumPy's maximum (where it keeps x on a tie: x86) and through the exact select
+    used elsewhere (forced here)."""
     if not exact_path:
         monkeypatch.setitem(O._TIES_KEEP_X, np.dtype(dtype), False)
     rng = np.random.default_rng(0)
-    x = np.empty((3, 5, 6, 7), dtype).transpose(0, 3, 1, 2)            # (N, C, H, W) viewed, (N, H, W, C) stored
+    x = _stored_as(shape, dtype, layout)
     x[...] = rng.standard_normal(x.shape)
     g = rng.standard_normal(x.shape).astype(dtype)
     pick = rng.random(x.shape)
@@ -278,17 +296,41 @@ def test_relu_is_bit_exact_on_a_channels_last_batch(dtype, exact_path, monkeypat
     gnan = np.isnan(want_g)
     assert np.array_equal(xt.grad.numpy()[~gnan].view(bits), want_g[~gnan].view(bits))
     assert np.isnan(xt.grad.numpy()[gnan]).all()
+    with tl.no_grad():                            # (no mask to make: the plain chunked maximum)
+        y0 = xt.relu().numpy()
+    assert np.array_equal(y0[~nan].view(bits), want[~nan].view(bits)) and np.isnan(y0[nan]).all()
+    assert y.data.strides == x.strides or layout == "strided"      # the output in the input's layout
+    assert (O._clamp_chunks(x, 0, None) is None) == (layout == "strided")     # chunks need one dense block
 
 
-@pytest.mark.parametrize("bounds", [(0.0, None), (-0.0, 0.0), (None, 0.0), (-1.0, 1.0), (NAN, None), (None, 1.0)])
-def test_clamp_in_place_gives_clamps_values(bounds):
-    """x.clamp_() (no graph: in the array) gives clamp()'s values, which are PyTorch's above: -0.0 kept at a bound."""
-    x = _tile(_specials(np.float32))
+@pytest.mark.parametrize("layout", ["hwnc", "nchw", "strided"])
+@pytest.mark.parametrize("bounds", [(0.0, None), (-0.0, 0.0), (None, 0.0), (-1.0, 1.0), (NAN, None), (None, NAN)])
+def test_clamp_of_a_big_array_is_bit_exact(bounds, layout, monkeypatch):
+    """clamp and clamp_ (in place) on more than two chunks of a big array give, to the bit, what the plain path
+    gives on the same values (PyTorch's, checked above on the specials), and torch.clamp's where it is installed:
+    -0.0 kept at a 0 bound, nan stays nan, a nan bound gives nan."""
+    rng = np.random.default_rng(1)
+    x = _stored_as((5, 7, 60, 67), np.float32, layout)
+    x[...] = rng.standard_normal(x.shape)
+    x[rng.random(x.shape) < 0.3] = rng.choice(_specials(np.float32), size=1)
+    x[0, 0, 0, :9] = _specials(np.float32)
+    got = tl.tensor(x).clamp(*bounds).numpy()
     a = tl.tensor(x.copy())
     a.clamp_(*bounds)
-    want = tl.tensor(x).clamp(*bounds).numpy()
-    _same(a.numpy(), want, f"clamp_{bounds}", x)
-    assert (np.signbit(a.numpy()) == np.signbit(want)).all()
+    with monkeypatch.context() as m:
+        m.setattr(O, "_CHUNK", 1 << 60)           # the plain path: NumPy's maximum/minimum against a scalar
+        want = tl.tensor(x).clamp(*bounds).numpy()
+    wants = [want]
+    try:
+        import torch
+        wants.append(torch.clamp(torch.from_numpy(np.ascontiguousarray(x)), *bounds).numpy())
+    except ImportError:
+        pass
+    for w in wants:
+        for arr in (got, a.numpy()):
+            nan = np.isnan(w)
+            assert np.array_equal(np.isnan(arr), nan)
+            assert np.array_equal(arr[~nan].view(np.int32), w[~nan].view(np.int32))
 
 
 REDUCE_X = [np.array([[1.0, 3.0, 2.0], [np.nan, 1.0, 0.0]]), np.array([[1.0, 3.0, 3.0], [2.0, 1.0, np.nan]]),

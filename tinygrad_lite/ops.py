@@ -66,14 +66,58 @@ def _ties_keep_x(dtype):
     contiguous and strided."""
     ok = _TIES_KEEP_X.get(dtype)
     if ok is None:
-        z = dtype.type(0)
         ok = True
-        for n in (1, 3, 17, 67):
+        for n in (1, 3, 17, 67, 1000):
             for x in (np.full(n, -0.0, dtype), np.full(2 * n, -0.0, dtype)[::2]):
-                ok = ok and bool(np.signbit(np.maximum(z, x)).all()) and bool(np.signbit(np.minimum(z, x)).all())
-                ok = ok and not np.signbit(np.maximum(-z, -x)).any() and not np.signbit(np.minimum(-z, -x)).any()
+                for z in (dtype.type(0), np.zeros(n, dtype)):      # a scalar bound, and _clamp_chunks' array
+                    ok = ok and bool(np.signbit(np.maximum(z, x)).all()) and bool(np.signbit(np.minimum(z, x)).all())
+                    ok = ok and not np.signbit(np.maximum(-z, -x)).any() and not np.signbit(np.minimum(-z, -x)).any()
         _TIES_KEEP_X[dtype] = ok
     return ok
+
+
+_CHUNK = 1 << 16       # elements per pass of _clamp_chunks: a chunk of each array stays in the L2 cache
+_BOUNDS = {}           # (dtype, the bound's bytes) -> an array of _CHUNK copies of the bound
+
+
+def _bound_array(dtype, value):
+    key = (dtype, value.tobytes())          # by its bits: -0.0 == 0.0 as a number, and nan != nan
+    b = _BOUNDS.get(key)
+    if b is None:
+        if len(_BOUNDS) > 8:
+            _BOUNDS.clear()
+        b = _BOUNDS[key] = np.full(_CHUNK, value, dtype)
+    return b
+
+
+def _clamp_chunks(a, lo, hi, out=None, keep=None):
+    """_clamp of a big NumPy array against arrays of the bounds, _CHUNK elements at a time in memory order:
+    NumPy's max/min loops are vectorized for two arrays but run element by element (2-3x slower here) with a
+    scalar operand. keep: a bool array of a's layout to fill with ReLU's backward mask, not (out <= 0), in the
+    same pass. None where a (or out) isn't one dense block of memory: the caller takes the plain path."""
+    if out is None:
+        out = np.empty_like(a)
+    if out.strides != a.strides or (keep is not None and keep.strides != tuple(s // a.itemsize for s in a.strides)):
+        return None
+    fa, fo = a.ravel(order="K"), out.ravel(order="K")
+    fk = keep.ravel(order="K") if keep is not None else None
+    if not (np.may_share_memory(fa, a) and np.may_share_memory(fo, out)) or (
+            fk is not None and not np.may_share_memory(fk, keep)):
+        return None                                     # (ravel copied: not a dense block)
+    blo = None if lo is None else _bound_array(a.dtype, a.dtype.type(lo))
+    bhi = None if hi is None else _bound_array(a.dtype, a.dtype.type(hi))
+    for i in range(0, fa.size, _CHUNK):
+        j = min(i + _CHUNK, fa.size)
+        o = fo[i:j]
+        r = fa[i:j]
+        if blo is not None:
+            r = np.maximum(blo[:j - i], r, out=o)
+        if bhi is not None:
+            np.minimum(bhi[:j - i], r, out=o)
+        if fk is not None:
+            k = np.less_equal(o, 0, out=fk[i:j])
+            np.logical_not(k, out=k)
+    return out
 
 
 def _clamp(a, lo=None, hi=None, out=None):
@@ -81,6 +125,10 @@ def _clamp(a, lo=None, hi=None, out=None):
     nan stays nan, and a nan bound gives nan. out: the array to write into (a itself for clamp_)."""
     xp = xp_of(a)
     if xp is np and (a.dtype.kind != "f" or _ties_keep_x(a.dtype)):
+        if a.size >= _CHUNK and (lo is not None or hi is not None) and np.ndim(lo) == np.ndim(hi) == 0:
+            r = _clamp_chunks(a, lo, hi, out)
+            if r is not None:
+                return r
         if lo is not None:
             a = np.maximum(a.dtype.type(lo), a, out=out)
         return a if hi is None else np.minimum(a.dtype.type(hi), a, out=out)
@@ -419,14 +467,25 @@ class ReLU(Function):
     and an inf or nan upstream gradient at an inactive unit gives 0 (not nan, as g * mask would).
     Both run on every CNN step, so each is one pass like max(x, 0) and g * (out > 0) (see _clamp and _select)."""
     saves_inputs = False
-    saves_output = True    # self.out is the output array
+    saves_output = True    # backward reads the output (its mask, made from it), so changing it in place is an error
+    keep = None
+
     def forward(self, a):
+        if isinstance(a, np.ndarray) and a.size >= _CHUNK and a.dtype.kind == "f" and _ties_keep_x(a.dtype) \
+                and is_grad_enabled():            # the output and backward's mask in one pass, chunk by chunk
+            keep = np.empty_like(a, dtype=bool)
+            out = _clamp_chunks(a, 0, None, keep=keep)
+            if out is not None:
+                self.keep = keep
+                return out
         self.out = out = _clamp(a, lo=0)
         return out
 
     def backward(self, g):
-        keep = self.out <= 0
-        keep = xp_of(self.out).logical_not(keep, out=keep if keep.ndim else None)   # out > 0, or nan
+        keep = self.keep
+        if keep is None:
+            keep = self.out <= 0
+            keep = xp_of(self.out).logical_not(keep, out=keep if keep.ndim else None)   # out > 0, or nan
         return _masked(g, keep)
 
 
@@ -574,7 +633,7 @@ def _kept_shape(shape, axis):
 def _outer_first(a, axis):
     """a summed over its outermost axis in memory first, when that axis is one of several summed over and a
     is not C-contiguous (else a): then the other axes are summed over an array that axis's length times
-    smaller. NumPy's one pass over a channels-last batch summed per channel (conv2d's outputs into
+    smaller. NumPy's one pass over a channels-last or spatial-major batch summed per channel (conv2d's outputs into
     batch_norm, or its gradient) runs a short inner loop per pixel and is ~6x slower than the two passes."""
     if isinstance(axis, tuple) and len(axis) > 1 and a.ndim > 2 and a.size and not a.flags.c_contiguous:
         outer = max(range(a.ndim), key=lambda i: abs(a.strides[i]) if a.shape[i] > 1 else -1)
