@@ -222,6 +222,7 @@ def main(argv=None):
     med = {n: statistics.median(t) for n, t in times.items()}
     print(f"SimpleConvNet, SGD lr {LR}, batch {BATCH}, {args.limit:,} images/epoch, {args.epochs} epochs in turns of {args.chunk} steps, "
           f"threads {threads}, load average {os.getloadavg()[0]:.1f}")
+    print(f"malloc (the whole process, every implementation): {tl.backend.memory_kept()}")
     print(f"{'impl':<6} {'s/epoch (median)':>17} {'vs numpy':>9} {'vs torch':>9} {'last loss':>10} "
           f"{'peak RSS MiB (+steps)':>22}")
     for n in names:

@@ -107,6 +107,7 @@ def machine_info(device, torch) -> dict:
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                 "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
         "blas": [],
+        "malloc": tl.backend.memory_kept(),
     }
     try:
         import threadpoolctl
@@ -147,6 +148,7 @@ def print_machine(info):
                   f"{b['num_threads']} threads ({b['threading_layer']}) {Path(b['filepath'] or '').name}")
     env = ", ".join(f"{k}={v}" for k, v in info["env"].items() if v is not None) or "none set"
     print(f"  BLAS/thread environment variables: {env}")
+    print(f"  malloc (the whole process, every implementation): {info['malloc']}")
     if info["env"].get("OPENBLAS_CORETYPE") or info["env"].get("OPENBLAS_L2_SIZE"):
         print("  WARNING: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set: numpy's OpenBLAS may run a slower kernel;"
               " run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE` (see benchmarks/README.md)")

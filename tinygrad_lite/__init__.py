@@ -18,6 +18,8 @@ from .factories import (arange, as_tensor, eye, from_numpy, full, ones, ones_lik
 from .gradcheck import GradcheckError, NondifferentiableError, gradcheck, gradgradcheck
 from . import backend
 
+backend.keep_freed_memory()     # the heap a training step frees stays for the next step (see its docstring)
+
 # dtypes, PyTorch's names: NumPy dtype objects, so `x.dtype == tl.float32` and `dtype=tl.long` work everywhere
 float32 = float = _np.dtype(_np.float32)
 float64 = double = _np.dtype(_np.float64)
