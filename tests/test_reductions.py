@@ -112,6 +112,18 @@ def test_sum_dtype_matches_torch(dtype):
         assert a.grad.dtype == np.float32 and (a.grad.numpy() == 1).all()
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.int8, np.int16, np.int32])
+def test_sum_of_small_integers_is_int64_as_torch(dtype):
+    """PyTorch sums bool and every integer type narrower than int64 into int64; NumPy sums uint8 into uint64."""
+    torch = torch_or_skip()
+    x = (np.arange(24).reshape(2, 3, 4) * 37 % 256).astype(dtype)
+    tx = torch.from_numpy(x)
+    for kw, tkw in [({}, {}), ({"dim": 1}, {"dim": 1}), ({"dim": (0, 2), "keepdim": True}, {"dim": (0, 2), "keepdim": True})]:
+        ours, theirs = tl.Tensor(x).sum(**kw), tx.sum(**tkw)
+        assert ours.dtype == np.int64 and theirs.dtype == torch.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 def test_gradgradcheck_prod_var_mean():
     x = _rows_with_zeros()[:3] + np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.1]])
     gradgradcheck(lambda t: t.prod(1), tl.Tensor(x, requires_grad=True))      # rows with 0, 1, 2 zeros

@@ -648,6 +648,8 @@ class Sum(Function):
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         if a.dtype.kind == "f" and a.itemsize < 4:    # float16: accumulate in float32, as PyTorch
             return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims, dtype="float32").astype(a.dtype))
+        if a.dtype.kind in "bu" and a.itemsize == 1:  # bool and uint8 sum into int64, as PyTorch (NumPy: uint64)
+            return xp_of(a).asarray(a.sum(axis=axis, keepdims=keepdims, dtype="int64"))
         return xp_of(a).asarray(_outer_first(a, axis).sum(axis=axis, keepdims=keepdims))
 
     def backward(self, g):
