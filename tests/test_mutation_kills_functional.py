@@ -163,8 +163,8 @@ def test_bce_with_logits_errors_name_the_op():
     _raises(TypeError, legacy, f, x, t, reduce=True)
     _raises(ValueError, f"{op}: weight of shape (3,) does not broadcast to the input's shape (3, 4)", f, x, t,
             weight=np.ones(3))
-    _raises(ValueError, f"{op}: weight of shape (3,) does not broadcast to the input's shape (3, 4)", f, x, t,
-            pos_weight=np.ones(3))
+    _raises(ValueError, f"{op}: pos_weight of shape (3,) does not broadcast to the input's shape (3, 4)", f, x, t,
+            pos_weight=np.ones(3))                # (the argument it is about, not "weight")
 
 
 # =========================================================================== _const_like (activations' constants)

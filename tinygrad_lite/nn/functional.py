@@ -400,15 +400,15 @@ def _as_target(target, like, op):
     return t
 
 
-def _loss_weight(weight, like, op):
-    """A rescaling weight broadcast against the loss (a constant Tensor), or None."""
+def _loss_weight(weight, like, op, name="weight"):
+    """A rescaling weight (the argument `name`) broadcast against the loss (a constant Tensor), or None."""
     if weight is None:
         return None
     w = weight if isinstance(weight, Tensor) else Tensor(_array_on(weight, like), device=like.device)
     try:
         np.broadcast_shapes(w.shape, like.shape)
     except ValueError:
-        raise ValueError(f"{op}: weight of shape {w.shape} does not broadcast to the input's shape "
+        raise ValueError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape "
                          f"{like.shape}") from None
     return w.astype(like.dtype)
 
@@ -447,7 +447,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=N
     if pos_weight is None:
         loss = (1 - t) * logits - ls
     else:
-        pw = _loss_weight(pos_weight, logits, op)
+        pw = _loss_weight(pos_weight, logits, op, "pos_weight")
         loss = (1 - t) * logits - ((pw - 1) * t + 1) * ls
     w = _loss_weight(weight, logits, op)
     return _reduce(loss if w is None else loss * w, reduction)
