@@ -423,3 +423,31 @@ def test_normalize_with_a_nan_gives_nans_as_pytorch():
     (g,) = torch.autograd.grad(ty, tx, torch.ones_like(tx))
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(xt.grad.numpy(), g.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("kw", [dict(), dict(dim=1), dict(dim=0, keepdim=True), dict(dim=1, correction=0),
+                                dict(dim=(0, 1), correction=0)])
+def test_var_std_at_infinite_and_nan_inputs_match_pytorch(name, kw):
+    """var's gradient is PyTorch's var_backward, 2 g (x - mean) / (n - correction): an infinite input gives +-inf
+    gradients to the finite ones of its slice (and nan to itself), not nan to every element as the chain rule
+    through the mean did; std's goes through it. Values and gradients, float32 and float64."""
+    torch = pytest.importorskip("torch", reason=TORCH_REASON)
+    rows = [[1.0, np.inf, 2.0, 3.0], [1.0, -np.inf, 2.0, 0.5], [np.inf, np.inf, 1.0, 2.0], [1.0, np.nan, 2.0, 2.0],
+            [1.0, 2.0, 4.0, 8.0], [-np.inf, np.inf, 0.0, 1.0]]
+    for dtype in (np.float32, np.float64):
+        x = np.array(rows, dtype)
+        tkw = dict(kw)
+        t = torch.tensor(x, requires_grad=True)
+        yt = getattr(torch, name)(t, **tkw)
+        yt.backward(torch.ones_like(yt))
+        a = tl.Tensor(x, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)      # (NumPy's inf - inf)
+            y = getattr(a, name)(**kw)
+            y.backward(tl.ones(*y.shape) if y.shape else None)
+        ref_y, ref_g = yt.detach().numpy(), t.grad.numpy()
+        np.testing.assert_allclose(y.numpy(), ref_y, rtol=1e-5, err_msg=f"{name}{kw} {dtype.__name__} values")
+        assert np.array_equal(np.isnan(a.grad.numpy()), np.isnan(ref_g)), (name, kw, a.grad.numpy(), ref_g)
+        np.testing.assert_allclose(a.grad.numpy(), ref_g, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name}{kw} {dtype.__name__} gradients")

@@ -658,6 +658,26 @@ class Sum(Function):
         return g.expand(self.shape)
 
 
+class Var(Function):
+    """The sum of squared deviations from the mean over `axis`, times `scale` (1 / (n - correction)): the variance,
+    computed as x - mean, squared, summed (the mean and the sum as Sum and MulScalar compute them). Backward is
+    PyTorch's var_backward, 2 scale g (x - mean(x)), not the chain rule through the mean: those extra terms sum to
+    zero in exact arithmetic, but with one infinite input they made every gradient nan where PyTorch gives +-inf."""
+    def forward(self, a, axis, keepdims, scale):
+        self.axis, self.keepdims, self.scale = axis, keepdims, scale
+        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        m = _outer_first(a, axis).sum(axis=axis, keepdims=True) * (1.0 / n if n else float("nan"))
+        d = a - m
+        d *= d
+        return xp_of(a).asarray(_outer_first(d, axis).sum(axis=axis, keepdims=keepdims) * scale)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(x.shape, self.axis))
+        return g * (2 * self.scale) * (x - x.mean(axis=self.axis, keepdims=True))
+
+
 class Max(Function):
     """max (or min, with sign=-1) over axes, with PyTorch's rules for tied maxima and nans:
 

@@ -755,9 +755,8 @@ class Tensor:
         n = self._count(ax)
         if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
             return self.float().var(axis=ax, correction=c, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
-        d = self - self.mean(axis=ax, keepdims=True)
-        ss = (d * d).sum(axis=ax, keepdims=_kd(keepdim, keepdims))
-        return ss * (1.0 / (n - c)) if n - c > 0 else ss * float("inf")
+        return O.Var.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims),
+                           scale=1.0 / (n - c) if n - c > 0 else float("inf"))
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
         """sqrt(var); where the variance is 0 the gradient is 0, as PyTorch's (not sqrt's 0/0 = nan)."""
