@@ -172,11 +172,45 @@ class LogSigmoid(Function):
     for x < -104 in float32) or, written stably with abs, has a wrong gradient at exactly 0; d/dx = sigmoid(-x)."""
 
     def forward(self, a):
-        xp = xp_of(a)
-        return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
+        return _log_sigmoid(a)
 
     def backward(self, g):
         return g * (-self.inputs[0]).sigmoid()
+
+
+def _log_sigmoid(a):
+    xp = xp_of(a)
+    return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
+
+
+class BCEWithLogits(Function):
+    """binary_cross_entropy_with_logits's elementwise loss, (1 - t) x - (1 + (pw - 1) t) logsigmoid(x) (pw = 1 without
+    pos_weight), as PyTorch computes it; one node so that its gradients are PyTorch's formulas, each factor formed
+    before the upstream gradient multiplies it: d/dx = ((pw t + 1 - t) sigmoid(x) - pw t) g, d/dt = (logsigmoid(-x)
+    - pw logsigmoid(x)) g (-x g without pos_weight), d/dpw = -t logsigmoid(x) g. (The composed form gave
+    g (1 - t) - g sigmoid(-x): nan for every element under an infinite upstream gradient.)"""
+
+    def forward(self, x, t, pw=None):
+        ls = _log_sigmoid(x)
+        if pw is None:
+            return (1 - t) * x - ls
+        return (1 - t) * x - ((pw - 1) * t + 1) * ls
+
+    def backward(self, g):
+        x, t = self.inputs[0], self.inputs[1]
+        pw = self.inputs[2] if len(self.inputs) == 3 else None
+        gx = gt = None
+        if x.requires_grad:
+            if pw is None:
+                gx = (x.sigmoid() - t) * g
+            else:
+                pt = pw * t
+                gx = ((pt + 1 - t) * x.sigmoid() - pt) * g
+        if t.requires_grad:
+            gt = (-x if pw is None else LogSigmoid.apply(-x) - LogSigmoid.apply(x) * pw) * g
+        if pw is None:
+            return gx, gt
+        return gx, gt, (-(t * LogSigmoid.apply(x)) * g if pw.requires_grad else None)
 
 
 class LogAddExp(Function):

@@ -443,12 +443,8 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, size_average=N
     term of each class (the last dim)."""
     op = "binary_cross_entropy_with_logits"
     weight, reduction, t = _bce_args(weight, reduction, size_average, reduce, target, logits, op)
-    ls = E.LogSigmoid.apply(logits)
-    if pos_weight is None:
-        loss = (1 - t) * logits - ls
-    else:
-        pw = _loss_weight(pos_weight, logits, op, "pos_weight")
-        loss = (1 - t) * logits - ((pw - 1) * t + 1) * ls
+    pw = () if pos_weight is None else (_loss_weight(pos_weight, logits, op, "pos_weight"),)
+    loss = E.BCEWithLogits.apply(logits, t, *pw)          # (its gradients are PyTorch's formulas: see there)
     w = _loss_weight(weight, logits, op)
     return _reduce(loss if w is None else loss * w, reduction)
 
