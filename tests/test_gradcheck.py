@@ -406,3 +406,22 @@ def test_gradgradcheck_names_a_kink_of_the_gradient(device):
     x = _t([3e-8, 1.0], device)       # d/dx (x |x|) = 2|x|: a kink at 0, within eps of the first element
     with pytest.raises(tl.NondifferentiableError, match="^gradgradcheck: second derivatives"):
         tl.gradgradcheck(lambda a: a * a.abs(), x)
+
+
+def test_inputs_as_one_tuple_as_in_pytorch():
+    """torch.autograd.gradcheck(fn, (x, y)): the inputs as one tuple (or list) are the inputs, as with *inputs;
+    a wrong gradient is still caught that way."""
+    x = tl.randn(3, 2, requires_grad=True)
+    y = tl.randn(2, 4, requires_grad=True)
+    f = lambda a, b: (a @ b).tanh()
+    assert tl.gradcheck(f, (x, y)) and tl.gradcheck(f, [x, y]) and tl.gradcheck(f, x, y)
+    assert tl.gradgradcheck(f, (x, y))
+
+    class Wrong(tl.Function):
+        def forward(self, a):
+            return a * a
+
+        def backward(self, g):
+            return g * self.inputs[0]                # should be 2 a g
+    with pytest.raises(tl.GradcheckError):
+        tl.gradcheck(lambda a: Wrong.apply(a), (x,))

@@ -41,6 +41,13 @@ def _f(fn, inputs, upstream):
     return float((backend.to_numpy(out.data).astype(np.float64) * upstream).sum())
 
 
+def _unpack(inputs):
+    """gradcheck(fn, (x, y)), PyTorch's form, as gradcheck(fn, x, y)."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
+        return tuple(inputs[0])
+    return inputs
+
+
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=2000, n_directions=3):
     """Check the gradients of `fn(*inputs)` with respect to every input that requires grad.
 
@@ -51,9 +58,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_elements=
 
     Returns True, or raises GradcheckError naming the input, the element and both values;
     NondifferentiableError (a GradcheckError) where the failure comes from a kink of fn within
-    eps of the input. Inputs are copied to float64 first; fn may return a Tensor of any shape.
+    eps of the input. Inputs are copied to float64 first; fn may return a Tensor of any shape. The inputs may
+    also come as one tuple or list, PyTorch's form: gradcheck(fn, (x, y)) is gradcheck(fn, x, y).
     """
-    xs = [_to64(x) for x in inputs]
+    xs = [_to64(x) for x in _unpack(inputs)]
     wrt = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
         raise ValueError("gradcheck: no input requires grad; create them with requires_grad=True")
@@ -183,9 +191,10 @@ def gradgradcheck(fn, *inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3
     Before that it asserts that the create_graph gradient equals the plain one: several backward rules have a
     fast array path used only when no graph is recorded, and a bug on just one of the two paths (a transposed
     weight gradient, silent for square weights) is otherwise invisible. Inputs are copied to float64.
-    Returns True or raises GradcheckError (NondifferentiableError at a kink of fn's gradient).
+    Returns True or raises GradcheckError (NondifferentiableError at a kink of fn's gradient). The inputs may come
+    as one tuple or list, as in PyTorch.
     """
-    xs = [_to64(x) for x in inputs]
+    xs = [_to64(x) for x in _unpack(inputs)]
     wrt = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
         raise ValueError("gradgradcheck: no input requires grad; create them with requires_grad=True")
