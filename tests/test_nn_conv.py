@@ -234,3 +234,31 @@ def test_batchnorm_errors():
         nn.BatchNorm1d(3, momentum=2.0)
     m = nn.BatchNorm1d(3).eval()
     assert m(tl.ones(1, 3)).shape == (1, 3)          # eval: one example is fine
+
+
+def test_a_batchnorm_cnn_training_step_on_device_matches_cpu(device):
+    """One training step of a CNN with every layer of conv.py and BatchNorm2d/1d in it (conv -> BN -> ReLU -> max-pool
+    -> conv -> BN -> ReLU -> avg-pool -> flatten -> Linear -> BN1d -> ReLU -> dropout off -> Linear), big enough for
+    ReLU's chunked CPU path (65,536+ elements), on the device and on the CPU from the same weights: the loss, every
+    parameter's gradient, the BatchNorm running statistics and the updated weights agree. (On the CPU-only run the
+    device is the CPU: the step must still be deterministic.)"""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+    results = {}
+    for dev in ("cpu", device):
+        tl.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(16, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
+                          nn.Linear(8 * 8 * 8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10)).to(dev)
+        opt = tl.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        loss = F.cross_entropy(m(tl.Tensor(x, device=dev)), tl.Tensor(y, device=dev))
+        opt.zero_grad()
+        loss.backward()
+        grads = [p.grad.numpy() for p in m.parameters()]
+        opt.step()
+        results[dev] = (loss.item(), grads, [b.numpy() for b in m.buffers()], [p.numpy() for p in m.parameters()])
+    (l0, g0, b0, p0), (l1, g1, b1, p1) = results["cpu"], results[device]
+    assert abs(l0 - l1) < 1e-5 * max(1.0, abs(l0))
+    for a, b in zip(g0 + b0 + p0, g1 + b1 + p1):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
