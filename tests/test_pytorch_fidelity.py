@@ -647,3 +647,25 @@ def test_backward_after_an_optimizer_step_raises_as_pytorch():
     opt.zero_grad()
     (lin(tl.ones(3, 2)) ** 2).sum().backward()      # a graph recorded after the step is fine
     opt.step()
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+@pytest.mark.parametrize("which", [0, 1])
+def test_maximum_minimum_input_changed_in_place_before_backward_raises_as_pytorch(op, which):
+    """torch.maximum / torch.minimum save both inputs for backward (their masks come from them), so changing either in
+    place before backward is PyTorch's error; ours too (the masks used to be made in forward, and the gradient
+    silently used the old values). Unchanged inputs give the gradient as before."""
+    rng = np.random.default_rng(which)
+    a0, b0 = rng.standard_normal(5), rng.standard_normal(5)
+    a, b = tl.tensor(a0, requires_grad=True), tl.tensor(b0, requires_grad=True)
+    y = getattr(tl, op)(a, b)
+    with tl.no_grad():
+        (a, b)[which].add_(1.0)
+    with pytest.raises(RuntimeError, match=rf"modified by an inplace operation: the input {which} of "
+                                           rf"{op.capitalize()}"):
+        y.sum().backward()
+    a, b = tl.tensor(a0, requires_grad=True), tl.tensor(b0, requires_grad=True)
+    getattr(tl, op)(a, b).sum().backward()
+    win_a = (a0 > b0) if op == "maximum" else (a0 < b0)
+    np.testing.assert_array_equal(a.grad.numpy(), win_a.astype(float))
+    np.testing.assert_array_equal(b.grad.numpy(), (~win_a).astype(float))

@@ -211,19 +211,20 @@ class Pow(Function):
 
 class Maximum(Function):
     """PyTorch's rule: ties split the gradient evenly, the smaller operand gets exactly 0 (also under an inf or nan
-    upstream gradient), and where either is nan (so is the output) both get the whole gradient."""
-    saves_inputs = False
+    upstream gradient), and where either is nan (so is the output) both get the whole gradient. Backward reads both
+    inputs (PyTorch's formula does too: changing either in place before backward is its error), so forward makes
+    no masks, with no graph or without."""
     sign = 1
 
     def forward(self, a, b):
-        lt, gt = a < b, a > b
-        self.lose_a, self.lose_b = (lt, gt) if self.sign > 0 else (gt, lt)
-        self.tie = a == b
         return xp_of(a).maximum(a, b) if self.sign > 0 else xp_of(a).minimum(a, b)
 
     def backward(self, g):
-        g = g * _const((1 - 0.5 * self.tie).astype(g.dtype, copy=False))   # g / 2 at the ties (inf, nan kept)
-        return _masked(g, ~self.lose_a), _masked(g, ~self.lose_b)
+        a, b = self.inputs[0]._data, self.inputs[1]._data
+        lt, gt = a < b, a > b
+        lose_a, lose_b = (lt, gt) if self.sign > 0 else (gt, lt)
+        g = g * _const((1 - 0.5 * (a == b)).astype(g.dtype, copy=False))   # g / 2 at the ties (inf, nan kept)
+        return _masked(g, ~lose_a), _masked(g, ~lose_b)
 
 
 class Minimum(Maximum):
