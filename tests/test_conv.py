@@ -559,3 +559,17 @@ def test_max_pool2d_with_two_taps_sends_the_gradient_to_the_nan(kernel):
     expected[0, 0, 1, 1] = 1.0                           # the other window: its max, 3
     np.testing.assert_array_equal(t.grad.numpy(), expected)
     assert np.isnan(y.numpy()[0, 0, 0, 0])
+
+
+def test_pooling_slices_the_batch_only_where_it_is_outermost_in_memory():
+    """Pooling works a few images at a time (cache-sized slices of the batch) where the batch is the outermost axis in
+    memory; on a spatial-major batch (conv2d's outputs) the batch is inside every contiguous run, so slicing it would
+    only shorten NumPy's inner loops: one slice, the whole array. (Values are the same either way: the layout tests
+    above; this is the performance plan.)"""
+    from tinygrad_lite.conv import _batch_slices
+    big = (100, 30, 24, 24)                                   # 6.6 MiB of float32: many cache-sized slices
+    c_order = np.empty(big, np.float32)
+    spatial = np.empty((24, 24, 100, 30), np.float32).transpose(2, 3, 0, 1)
+    nhwc = np.empty((100, 24, 24, 30), np.float32).transpose(0, 3, 1, 2)
+    assert len(_batch_slices(c_order)) > 1 and len(_batch_slices(nhwc)) > 1
+    assert _batch_slices(spatial) == [slice(None)]
