@@ -669,3 +669,24 @@ def test_maximum_minimum_input_changed_in_place_before_backward_raises_as_pytorc
     win_a = (a0 > b0) if op == "maximum" else (a0 < b0)
     np.testing.assert_array_equal(a.grad.numpy(), win_a.astype(float))
     np.testing.assert_array_equal(b.grad.numpy(), (~win_a).astype(float))
+
+
+@needs_torch
+@pytest.mark.parametrize("changed", ["weight", "target"])
+def test_nll_loss_weight_or_target_changed_in_place_before_backward_raises_as_pytorch(changed):
+    """torch.nn.functional.nll_loss's backward reads its class weight and target: changing either in place before
+    backward is PyTorch's error, ours too (our composed loss kept copies and went on silently); as cross_entropy."""
+    rng = np.random.default_rng(0)
+    x0, t0, w0 = rng.standard_normal((4, 3)), np.array([0, 1, 2, 1]), np.array([1.0, 2.0, 0.5])
+    for lib, mk in ((torch, lambda a, **k: torch.tensor(a, **k)), (tl, lambda a, **k: tl.tensor(a, **k))):
+        x, t, w = mk(x0, requires_grad=True), mk(t0), mk(w0)
+        nll = (torch.nn.functional if lib is torch else F).nll_loss
+        loss = nll(x.log_softmax(1), t, weight=w)
+        with (torch.no_grad() if lib is torch else tl.no_grad()):
+            (w.mul_(2) if changed == "weight" else t.add_(0))
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+    x, xt = tl.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    F.nll_loss(x.log_softmax(1), tl.tensor(t0), weight=tl.tensor(w0)).backward()
+    torch.nn.functional.nll_loss(xt.log_softmax(1), torch.tensor(t0), weight=torch.tensor(w0)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)

@@ -659,6 +659,24 @@ class Sum(Function):
         return g.expand(self.shape)
 
 
+class NllLoss(Function):
+    """The identity on nll_loss's picked log-probabilities, standing for the arrays PyTorch's nll_loss backward reads
+    (`watched`: the class weight and the target, as (name, array) pairs): backward raises PyTorch's error when one
+    was changed in place after forward (the composed loss has copies of them, so it would go on silently)."""
+    saves_inputs = False
+
+    def forward(self, a, watched=()):
+        self.watched = watched
+        return a.view()
+
+    def backward(self, g):
+        for what, arr in self.watched:
+            e = _stamp(arr)
+            if e is not None and e[0] > self._epoch:
+                _raise_modified(self, what, arr, e)
+        return g
+
+
 class Var(Function):
     """The sum of squared deviations from the mean over `axis`, times `scale` (1 / (n - correction)): the variance,
     computed as x - mean, squared, summed (the mean and the sum as Sum and MulScalar compute them). Backward is

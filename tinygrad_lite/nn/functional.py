@@ -369,10 +369,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class labels, got dtype {t.dtype}")
     w = _class_weight(weight, input, op)
+    watched = (("target", t),) + ((("weight", _array_on(weight, input)),) if weight is not None else ())
     t, ignore = _class_labels(t, input, op, ignore_index)
     lp = _classes_last(input)
     xp = backend.xp_of(t)
-    picked = lp[xp.arange(t.shape[0]), t]
+    picked = O.NllLoss.apply(lp[xp.arange(t.shape[0]), t], watched=watched)   # (PyTorch's error if they change)
     if w is None and ignore is None:
         loss = -picked
         denom = None
