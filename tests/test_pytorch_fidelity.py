@@ -690,3 +690,26 @@ def test_nll_loss_weight_or_target_changed_in_place_before_backward_raises_as_py
     F.nll_loss(x.log_softmax(1), tl.tensor(t0), weight=tl.tensor(w0)).backward()
     torch.nn.functional.nll_loss(xt.log_softmax(1), torch.tensor(t0), weight=torch.tensor(w0)).backward()
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_contiguous_gives_c_ordered_memory_and_passes_the_gradient():
+    """x.contiguous() is x when x's memory is C-ordered (as PyTorch); otherwise a C-ordered copy in the graph:
+    conv2d's outputs (stored spatial-major) and transposes, whose .numpy() then is C-contiguous as PyTorch's is."""
+    rng = np.random.default_rng(0)
+    x = tl.tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = tl.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w)
+    assert not y.numpy().flags.c_contiguous
+    c = y.contiguous()
+    assert c.numpy().flags.c_contiguous and np.array_equal(c.numpy(), y.numpy()) and c.shape == y.shape
+    assert c.contiguous() is c and x.contiguous() is x
+    t = x.transpose(1, 3).contiguous()
+    assert t.numpy().flags.c_contiguous and np.array_equal(t.numpy(), x.numpy().transpose(0, 3, 2, 1))
+    up = rng.standard_normal(y.shape)
+    (c * tl.tensor(up)).sum().backward()
+    g_through = x.grad.numpy().copy()
+    x.grad = None
+    (F.conv2d(x, w) * tl.tensor(up)).sum().backward()   # the same gradient as without the copy
+    np.testing.assert_array_equal(g_through, x.grad.numpy())
+    with pytest.raises(NotImplementedError, match="memory_format"):
+        y.contiguous(memory_format="channels_last")

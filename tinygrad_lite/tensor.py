@@ -387,8 +387,14 @@ class Tensor:
     def dim(self):
         return self.ndim
 
-    def contiguous(self):
-        return self
+    def contiguous(self, memory_format=None):
+        """PyTorch's contiguous: self when its memory is C-ordered, else a C-ordered copy that stays in the graph
+        (conv2d's outputs, stored spatial-major, and transposes are not), so .numpy() of it is C-contiguous."""
+        if memory_format is not None:
+            raise NotImplementedError(f"contiguous: memory_format={memory_format!r} is not supported (C order only)")
+        if self._data.flags.c_contiguous:
+            return self
+        return O.Clone.apply(self)
 
     def requires_grad_(self, flag=True):
         if flag and self.dtype.kind not in "fc":
