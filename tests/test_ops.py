@@ -673,6 +673,13 @@ def _(data, device):
                 lambda a: np.broadcast_to(a, target), torch_fn=lambda t: t.expand(target))
 
 
+
+@spec("cumsum")
+def _(data, device):
+    x = draw_array(data, data.draw(SHAPES_ND))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    return Case([x], lambda t: t.cumsum(d), lambda a: np.cumsum(a, axis=d), torch_fn=lambda t: t.cumsum(d))
+
 # --------------------------------------------------------------------------- #
 # the generic property test
 # --------------------------------------------------------------------------- #

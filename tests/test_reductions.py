@@ -130,3 +130,30 @@ def test_gradgradcheck_prod_var_mean():
     gradgradcheck(lambda t: t.prod(), tl.Tensor(x[0], requires_grad=True))
     gradgradcheck(lambda t: tl.var_mean(t, 1)[0] * tl.std_mean(t, 0)[0].sum(),
                           tl.Tensor(x + 0.3, requires_grad=True))
+
+
+def test_cumsum_matches_torch_dtypes_dims_and_errors():
+    """tl.cumsum / Tensor.cumsum as torch.cumsum: running sums along a dim (negative ones too), integer and bool
+    tensors into int64, dtype= casts first, a 0-d tensor is its own running sum, an out-of-range dim is an
+    IndexError naming the op; the gradient (reversed running sums) passes gradcheck to second order."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 2)).astype(np.float32)
+    for d in (0, 1, 2, -1, -3):
+        ours, theirs = tl.tensor(x).cumsum(d), torch.from_numpy(x).cumsum(d)
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    for dt in (np.uint8, np.int8, np.int32, np.int64, np.bool_):
+        a = (np.arange(12).reshape(3, 4) % 3).astype(dt)
+        ours, theirs = tl.cumsum(tl.tensor(a), 1), torch.cumsum(torch.from_numpy(a), 1)
+        assert ours.dtype == np.int64 and theirs.dtype == torch.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert tl.cumsum(tl.ones(2, 3), 1, dtype=tl.float64).dtype == np.float64
+    assert tl.tensor(2.5).cumsum(0).item() == 2.5
+    for a in (np.int32(3), np.uint8(3), np.bool_(True)):     # 0-d integer and bool: int64 too, as torch
+        ours, theirs = tl.tensor(np.array(a)).cumsum(-1), torch.from_numpy(np.array(a)).cumsum(-1)
+        assert ours.dtype == np.int64 and theirs.dtype == torch.int64 and ours.item() == theirs.item()
+    with pytest.raises(IndexError, match=r"cumsum: axis 2 is out of range for a tensor with 2 dimensions"):
+        tl.ones(2, 3).cumsum(2)
+    t = tl.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    assert tl.gradcheck(lambda a: a.cumsum(1) ** 2, t) and tl.gradgradcheck(lambda a: a.cumsum(0) ** 3, t)

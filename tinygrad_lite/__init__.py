@@ -135,7 +135,7 @@ accelerator = _Accelerator()
 # ---- PyTorch-parity ops (elementwise.py, movement.py, reductions.py)
 from .factories import full_like, randint  # noqa: E402
 from .movement import flip, gather, masked_fill, repeat, split, chunk, unflatten  # noqa: E402
-from .reductions import prod, std_mean, var_mean  # noqa: E402
+from .reductions import cumsum, prod, std_mean, var_mean  # noqa: E402
 (sin, cos, tan, rsqrt, sign, floor, ceil, round, trunc, exp2, log2, log10, erf, expm1, logaddexp, lerp, isclose,
  allclose, isnan, isinf, isfinite, logical_not, logical_and, logical_or, logical_xor, sum_to_size) = (
     _unary(n) for n in ("sin", "cos", "tan", "rsqrt", "sign", "floor", "ceil", "round", "trunc", "exp2", "log2",

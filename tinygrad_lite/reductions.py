@@ -1,4 +1,5 @@
-"""Reductions beyond ops.py's sum/max/logsumexp: prod (a primitive: its gradient needs care at zeros), var_mean, std_mean."""
+"""Reductions beyond ops.py's sum/max/logsumexp: prod (a primitive: its gradient needs care at zeros), var_mean, std_mean;
+and the running sum cumsum."""
 from __future__ import annotations
 
 import numpy as np
@@ -84,3 +85,29 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """torch.std_mean: (std, mean) over dim (all when None), correction=1 by default as in PyTorch."""
     c = _correction(correction, unbiased, "std_mean")
     return x.std(dim=dim, keepdims=keepdim, ddof=c), x.mean(dim=dim, keepdims=keepdim)
+
+
+class CumSum(Function):
+    """Running sums along `axis` (torch.cumsum). Backward: the running sums of g taken from the other end, a linear
+    map written with Tensor ops (flip, cumsum, flip), so create_graph differentiates it again."""
+    saves_inputs = False
+
+    def forward(self, a, axis):
+        self.axis = axis
+        if a.dtype.kind in "biu":                 # PyTorch: integer and bool running sums are int64
+            return xp_of(a).cumsum(a, axis=axis, dtype=np.int64)
+        return xp_of(a).cumsum(a, axis=axis)
+
+    def backward(self, g):
+        return CumSum.apply(g.flip(self.axis), axis=self.axis).flip(self.axis)
+
+
+def cumsum(x, dim, *, dtype=None):
+    """torch.cumsum: x's running sums along dim (a negative dim counts from the end); dtype= casts x first. Integer
+    and bool tensors give int64, as PyTorch. A 0-d tensor takes dim 0 or -1 and is its own running sum."""
+    if dtype is not None:
+        x = x.astype(dtype)
+    if x.ndim == 0:
+        axis_index(dim, 1, "cumsum")
+        return x.astype(np.int64) if x.dtype.kind in "biu" else x.clone()
+    return CumSum.apply(x, axis=axis_index(dim, x.ndim, "cumsum"))

@@ -955,6 +955,9 @@ class Tensor:
     def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         return R.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
+    def cumsum(self, dim, *, dtype=None):
+        return R.cumsum(self, dim, dtype=dtype)
+
     def _predicate(self, fn):
         return Tensor._make(xp_of(self.data).asarray(fn(xp_of(self.data), self.data)), False, None)
 
