@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing (issue 17): plants one small bug at a time in ops.py (and elementwise.py, movement.py,
-# reductions.py, conv.py), the engine in tensor.py,
+# reductions.py, conv.py, losses.py), the engine in tensor.py,
 # nn/functional.py and optim.py, and runs the tests that call the mutated function; a mutant the tests
 # don't catch "survives". Too slow for CI: run it by hand, then record the score and every survivor
 # (killed by a new test, or explained as equivalent) in docs/testing.md.
@@ -23,7 +23,7 @@ if [ -n "${RESUME:-}" ] && [ -d mutants ]; then
   set -- $(python scripts/mutation_score.py --unchecked)
   [ $# -gt 0 ] || { echo "every mutant has a verdict"; exit 0; }
 elif [ $# -eq 0 ]; then
-  set -- "tinygrad_lite.ops.*" "tinygrad_lite.nn.functional.*" "tinygrad_lite.optim.*" "tinygrad_lite.elementwise.*" "tinygrad_lite.movement.*" "tinygrad_lite.reductions.*" "tinygrad_lite.conv.*" \
+  set -- "tinygrad_lite.ops.*" "tinygrad_lite.nn.functional.*" "tinygrad_lite.optim.*" "tinygrad_lite.elementwise.*" "tinygrad_lite.movement.*" "tinygrad_lite.reductions.*" "tinygrad_lite.conv.*" "tinygrad_lite.losses.*" \
          "tinygrad_lite.tensor.x__run_backward*" "tinygrad_lite.tensor.x__pend*" \
          "tinygrad_lite.tensor.x__accumulate*" "tinygrad_lite.tensor.x__toposort*" \
          "tinygrad_lite.tensor.xǁTensorǁbackward*" "tinygrad_lite.tensor.xǁTensorǁretain_grad*"

@@ -1,12 +1,12 @@
-"""Reductions beyond ops.py's sum/max/logsumexp: prod (a primitive: its gradient needs care at zeros), var_mean, std_mean;
-and the running sum cumsum."""
+"""Reductions beyond ops.py's sum/max/logsumexp: prod (a primitive: its gradient needs care at zeros), the variance
+(Var, PyTorch's var_backward) with var_mean and std_mean; and the running sum cumsum."""
 from __future__ import annotations
 
 import numpy as np
 
 from .backend import xp_of
 from .function import Function, is_grad_enabled
-from .ops import Where, _const, axis_index
+from .ops import Where, _const, _kept_shape, _outer_first, axis_index
 
 
 class Prod(Function):
@@ -85,6 +85,26 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """torch.std_mean: (std, mean) over dim (all when None), correction=1 by default as in PyTorch."""
     c = _correction(correction, unbiased, "std_mean")
     return x.std(dim=dim, keepdims=keepdim, ddof=c), x.mean(dim=dim, keepdims=keepdim)
+
+
+class Var(Function):
+    """The sum of squared deviations from the mean over `axis`, times `scale` (1 / (n - correction)): the variance,
+    computed as x - mean, squared, summed (the mean and the sum as Sum and MulScalar compute them). Backward is
+    PyTorch's var_backward, 2 scale g (x - mean(x)), not the chain rule through the mean: those extra terms sum to
+    zero in exact arithmetic, but with one infinite input they made every gradient nan where PyTorch gives +-inf."""
+    def forward(self, a, axis, keepdims, scale):
+        self.axis, self.keepdims, self.scale = axis, keepdims, scale
+        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        m = _outer_first(a, axis).sum(axis=axis, keepdims=True) * (1.0 / n if n else float("nan"))
+        d = a - m
+        d *= d
+        return xp_of(a).asarray(_outer_first(d, axis).sum(axis=axis, keepdims=keepdims) * scale)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(x.shape, self.axis))
+        return g * (2 * self.scale) * (x - x.mean(axis=self.axis, keepdims=True))
 
 
 class CumSum(Function):

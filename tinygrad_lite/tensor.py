@@ -761,7 +761,7 @@ class Tensor:
         n = self._count(ax)
         if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
             return self.float().var(axis=ax, correction=c, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
-        return O.Var.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims),
+        return R.Var.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims),
                            scale=1.0 / (n - c) if n - c > 0 else float("inf"))
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import backend
 from .. import elementwise as E
+from .. import losses as L
 from .. import movement as M
 from .. import ops as O
 from ..function import is_grad_enabled
@@ -323,14 +324,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if keep_graph:                            # an input of the node: it gets its gradient
             _check_same_device(op, input, target)
             tt = _classes_last(target.astype(input.dtype))
-            return _unflatten_none(O.CrossEntropy.apply(_classes_last(input), tt, reduction=reduction,
+            return _unflatten_none(L.CrossEntropy.apply(_classes_last(input), tt, reduction=reduction,
                                                         label_smoothing=label_smoothing, weight=w), input, reduction)
         t = t.astype(input.dtype, copy=False)
         if nd > 2:
             t = backend.xp_of(t).moveaxis(t, 1, -1).reshape(-1, input.shape[1])
     else:
         raise TypeError(f"{op}: target must hold integer labels or float probabilities, got dtype {t.dtype}")
-    out = O.CrossEntropy.apply(input if nd == 2 else _classes_last(input), target=t, reduction=reduction,
+    out = L.CrossEntropy.apply(input if nd == 2 else _classes_last(input), target=t, reduction=reduction,
                                label_smoothing=label_smoothing, weight=w, ignore=ignore)
     return out if nd == 2 else _unflatten_none(out, input, reduction)
 
@@ -373,7 +374,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     t, ignore = _class_labels(t, input, op, ignore_index)
     lp = _classes_last(input)
     xp = backend.xp_of(t)
-    picked = O.NllLoss.apply(lp[xp.arange(t.shape[0]), t], watched=watched)   # (PyTorch's error if they change)
+    picked = L.NllLoss.apply(lp[xp.arange(t.shape[0]), t], watched=watched)   # (PyTorch's error if they change)
     if w is None and ignore is None:
         loss = -picked
         denom = None
@@ -432,7 +433,7 @@ def binary_cross_entropy(probs, target, weight=None, size_average=None, reduce=N
         if not (lo >= 0 and hi <= 1):              # (NaN fails too)
             raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got values from {lo:g} "
                              f"to {hi:g}; for logits use binary_cross_entropy_with_logits (nn.BCEWithLogitsLoss)")
-    loss = O.BinaryCrossEntropy.apply(probs, t)
+    loss = L.BinaryCrossEntropy.apply(probs, t)
     w = _loss_weight(weight, probs, op)
     return _reduce(loss if w is None else loss * w, reduction)
 
