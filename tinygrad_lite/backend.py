@@ -77,7 +77,9 @@ def keep_freed_memory():
 def memory_kept():
     """Whether keep_freed_memory's settings are in effect (False before it ran); a line for benchmark headers."""
     done, why = _memory or (False, "not run")
-    return "freed memory kept (mallopt: mmap 32 MiB, trim 256 MiB)" if done else f"glibc's malloc defaults ({why})"
+    if not done:
+        return f"glibc's malloc defaults ({why})"
+    return f"freed memory kept (mallopt: mmap {MMAP_THRESHOLD >> 20} MiB, trim {TRIM_THRESHOLD >> 20} MiB)"
 
 
 # ---------------------------------------------------------------- CuPy, lazily

@@ -30,7 +30,7 @@ import numpy as np
 
 from .backend import cache_slices, capturing, rng, windows2d, xp_of
 from .function import Function
-from .ops import _INT_OF, _select
+from .ops import _select
 from .tensor import Tensor, _check_same_device
 
 
@@ -94,9 +94,9 @@ def _stored(a, order):
 def _order(a):
     """The axes of the (N, C, H, W) array a from the outermost in memory to the innermost (NumPy's order
     'K'): (0, 1, 2, 3) C-contiguous, (0, 2, 3, 1) channels-last, (1, 0, 2, 3) channel-major, (2, 3, 0, 1)
-    spatial-major (conv2d's outputs); the first of these that a is contiguous in (the strides of length-1 axes don't count, so a
-    single image stored channels-last is channels-last too), else the axes sorted by stride (length-1 axes
-    innermost)."""
+    spatial-major (conv2d's outputs); the first of these that a is contiguous in (the strides of length-1 axes
+    don't count, so a single image stored channels-last is channels-last too), else the axes sorted by stride
+    (length-1 axes innermost)."""
     for order in _LAYOUTS:
         if _stored(a, order):
             return order
@@ -450,13 +450,12 @@ class WindowScatter(Function):
         hit = _new(xp, idx.shape, bool, order)
         for s in _batch_slices(out):      # a few images at a time: their idx, g and out stay in the cache
             g_s, idx_s, hit_s = g[s], idx[s], hit[s]
-            g_i = g_s.view(_INT_OF[g.dtype.itemsize]) if disjoint else None
             for k in range(kernel[0] * kernel[1]):
                 at = out[(s,) + (slice(None),) + _slices(k // kernel[1], k % kernel[1], g.shape[2:], stride, dilation)]
                 xp.equal(idx_s, k, out=hit_s)
                 if disjoint:                              # windows don't overlap: each element written once,
-                    xp.multiply(g_i, hit_s, out=at.view(g_i.dtype))   # g's bits times hit: exactly 0 off the
-                else:                                     # argmax also where g is inf or nan (as PyTorch; see _select)
+                    _select(g_s, hit_s, out=at)           # exactly 0 off the argmax, also where g is inf or nan
+                else:                                     # (as PyTorch; see _select)
                     at += _select(g_s, hit_s)
         return _crop(out, padding, (h, w))
 

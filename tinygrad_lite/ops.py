@@ -35,16 +35,22 @@ def _where_const(mask, value, t):
 _INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}   # a float's bits as an integer of its size
 
 
-def _select(g, keep):
+def _select(g, keep, out=None):
     """The array g where the bool array keep holds, else exactly +0: PyTorch's masked backward (threshold_backward,
     where, masked_fill), which gives 0 also where g is inf or nan (g * keep gives nan there). Done as g's bits times
     keep (an integer product: x * 1 = x, x * 0 = 0 = +0.0's bits): one pass as fast as g * keep, where np.where with a
-    random mask is ~10x slower on the CPU. The result has g's layout and its own memory."""
+    random mask is ~10x slower on the CPU. Written into `out` (any strides, g's shape and dtype) when given, else
+    into new memory in g's layout."""
     xp = xp_of(g)
     it = _INT_OF.get(g.dtype.itemsize) if g.dtype.kind == "f" else None
     if it is None or g.shape != keep.shape:
-        return xp.where(keep, g, xp.zeros((), dtype=g.dtype))
-    out = xp.empty_like(g)
+        r = xp.where(keep, g, xp.zeros((), dtype=g.dtype))
+        if out is None:
+            return r
+        xp.copyto(out, r)
+        return out
+    if out is None:
+        out = xp.empty_like(g)
     xp.multiply(g.view(it), keep, out=out.view(it))
     return out
 
@@ -90,20 +96,26 @@ def _bound_array(dtype, value):
     return b
 
 
-def _clamp_chunks(a, lo, hi, out=None, keep=None):
+def _chunked(a):
+    """Whether _clamp_chunks serves a: a big NumPy array whose maximum/minimum keep x on a tie (see _ties_keep_x)."""
+    return isinstance(a, np.ndarray) and a.size >= _CHUNK and (a.dtype.kind != "f" or _ties_keep_x(a.dtype))
+
+
+def _clamp_chunks(a, lo, hi, out=None, mask=False):
     """_clamp of a big NumPy array against arrays of the bounds, _CHUNK elements at a time in memory order:
     NumPy's max/min loops are vectorized for two arrays but run element by element (2-3x slower here) with a
-    scalar operand. keep: a bool array of a's layout to fill with ReLU's backward mask, not (out <= 0), in the
-    same pass. None where a (or out) isn't one dense block of memory: the caller takes the plain path."""
+    scalar operand. Returns (out, keep): keep, with mask=True, ReLU's backward mask, not (out <= 0), made in the
+    same pass in a's layout (else None). None where a (or out) isn't one dense block of memory: the caller takes
+    the plain path."""
     if out is None:
         out = np.empty_like(a)
-    if out.strides != a.strides or (keep is not None and keep.strides != tuple(s // a.itemsize for s in a.strides)):
+    if out.strides != a.strides:
         return None
     fa, fo = a.ravel(order="K"), out.ravel(order="K")
-    fk = keep.ravel(order="K") if keep is not None else None
-    if not (np.may_share_memory(fa, a) and np.may_share_memory(fo, out)) or (
-            fk is not None and not np.may_share_memory(fk, keep)):
+    if not (np.may_share_memory(fa, a) and np.may_share_memory(fo, out)):
         return None                                     # (ravel copied: not a dense block)
+    keep = np.empty_like(a, dtype=bool) if mask else None          # (a is dense: keep is too, in a's order)
+    fk = keep.ravel(order="K") if mask else None
     blo = None if lo is None else _bound_array(a.dtype, a.dtype.type(lo))
     bhi = None if hi is None else _bound_array(a.dtype, a.dtype.type(hi))
     for i in range(0, fa.size, _CHUNK):
@@ -117,7 +129,7 @@ def _clamp_chunks(a, lo, hi, out=None, keep=None):
         if fk is not None:
             k = np.less_equal(o, 0, out=fk[i:j])
             np.logical_not(k, out=k)
-    return out
+    return out, keep
 
 
 def _clamp(a, lo=None, hi=None, out=None):
@@ -125,10 +137,10 @@ def _clamp(a, lo=None, hi=None, out=None):
     nan stays nan, and a nan bound gives nan. out: the array to write into (a itself for clamp_)."""
     xp = xp_of(a)
     if xp is np and (a.dtype.kind != "f" or _ties_keep_x(a.dtype)):
-        if a.size >= _CHUNK and (lo is not None or hi is not None) and np.ndim(lo) == np.ndim(hi) == 0:
+        if _chunked(a) and (lo is not None or hi is not None) and np.ndim(lo) == np.ndim(hi) == 0:
             r = _clamp_chunks(a, lo, hi, out)
             if r is not None:
-                return r
+                return r[0]
         if lo is not None:
             a = np.maximum(a.dtype.type(lo), a, out=out)
         return a if hi is None else np.minimum(a.dtype.type(hi), a, out=out)
@@ -453,12 +465,10 @@ class ReLU(Function):
     keep = None
 
     def forward(self, a):
-        if isinstance(a, np.ndarray) and a.size >= _CHUNK and a.dtype.kind == "f" and _ties_keep_x(a.dtype) \
-                and is_grad_enabled():            # the output and backward's mask in one pass, chunk by chunk
-            keep = np.empty_like(a, dtype=bool)
-            out = _clamp_chunks(a, 0, None, keep=keep)
-            if out is not None:
-                self.keep = keep
+        if a.dtype.kind == "f" and is_grad_enabled() and _chunked(a):   # the output and backward's mask in one
+            r = _clamp_chunks(a, 0, None, mask=True)                    # pass, chunk by chunk
+            if r is not None:
+                out, self.keep = r
                 return out
         self.out = out = _clamp(a, lo=0)
         return out

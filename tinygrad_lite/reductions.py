@@ -88,13 +88,14 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 class Var(Function):
-    """The sum of squared deviations from the mean over `axis`, times `scale` (1 / (n - correction)): the variance,
-    computed as x - mean, squared, summed (the mean and the sum as Sum and MulScalar compute them). Backward is
-    PyTorch's var_backward, 2 scale g (x - mean(x)), not the chain rule through the mean: those extra terms sum to
-    zero in exact arithmetic, but with one infinite input they made every gradient nan where PyTorch gives +-inf."""
-    def forward(self, a, axis, keepdims, scale):
-        self.axis, self.keepdims, self.scale = axis, keepdims, scale
-        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+    """The sum of squared deviations from the mean over `axis` (n elements each) divided by n - correction: the
+    variance (inf where n - correction <= 0, as PyTorch), computed as x - mean, squared, summed (the mean and the sum
+    as Sum and MulScalar compute them). Backward is PyTorch's var_backward, 2 g (x - mean(x)) / (n - correction),
+    not the chain rule through the mean: those extra terms sum to zero in exact arithmetic, but with one infinite
+    input they made every gradient nan where PyTorch gives +-inf."""
+    def forward(self, a, axis, keepdims, n, correction):
+        self.axis, self.keepdims = axis, keepdims
+        self.scale = scale = 1.0 / (n - correction) if n - correction > 0 else float("inf")
         m = _outer_first(a, axis).sum(axis=axis, keepdims=True) * (1.0 / n if n else float("nan"))
         d = a - m
         d *= d

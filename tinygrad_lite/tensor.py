@@ -758,11 +758,9 @@ class Tensor:
         if unbiased is not None:
             c = 1 if unbiased else 0
         ax = self._axis(axis, dim, "var")
-        n = self._count(ax)
         if self._data.dtype == np.float16:                # accumulate in float32, as PyTorch's half reductions
             return self.float().var(axis=ax, correction=c, keepdims=_kd(keepdim, keepdims)).astype(np.float16)
-        return R.Var.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims),
-                           scale=1.0 / (n - c) if n - c > 0 else float("inf"))
+        return R.Var.apply(self, axis=ax, keepdims=_kd(keepdim, keepdims), n=self._count(ax), correction=c)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, ddof=None):
         """sqrt(var); where the variance is 0 the gradient is 0, as PyTorch's (not sqrt's 0/0 = nan)."""
